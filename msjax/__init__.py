@@ -1,0 +1,28 @@
+"""msjax: a GPU-accelerated, differentiable simulator for multi-scale systems biology."""
+
+from . import models as models
+from ._errors import CapacityError as CapacityError
+from ._errors import ModelError as ModelError
+from ._errors import MsjaxError as MsjaxError
+from ._errors import ParseError as ParseError
+from ._errors import SBMLError as SBMLError
+from ._errors import SolverError as SolverError
+from ._simulate import simulate as simulate
+from ._solution import RESULTS as RESULTS
+from ._solution import Solution as Solution
+from .deterministic import ODE as ODE
+from .deterministic import Rodas4 as Rodas4
+from .deterministic import SteadyState as SteadyState
+from .deterministic import Timescales as Timescales
+from .deterministic import steady_state as steady_state
+from .deterministic import timescales as timescales
+from .model import Custom as Custom
+from .model import Formula as Formula
+from .model import Hill as Hill
+from .model import MassAction as MassAction
+from .model import MichaelisMenten as MichaelisMenten
+from .model import Model as Model
+from .model import Reaction as Reaction
+from .model import Species as Species
+
+__version__ = "0.1.0"

@@ -1,0 +1,18 @@
+"""`AbstractMethod`: methods are data (the diffrax pattern); `simulate` runs any of them."""
+
+import abc
+
+import equinox as eqx
+
+from ._solution import Solution
+
+
+class AbstractMethod(eqx.Module):
+    """A simulation method: ODE, SSA, tau-leaping, ... Subclasses implement `solve`."""
+
+    @abc.abstractmethod
+    def solve(self, model, ts, params, y0, *, key, n) -> Solution:
+        """Simulate one trajectory (or an ensemble of ``n``) from ``y0`` [S] with ``params`` [P].
+
+        Inputs are validated arrays; batching over parameter sets is done by `simulate`.
+        """

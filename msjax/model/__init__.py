@@ -1,0 +1,13 @@
+"""Reaction networks: `Model`, `Reaction`, `Species` and rate laws."""
+
+from ._model import Model as Model
+from ._model import Reaction as Reaction
+from ._model import Species as Species
+from ._parse import parse_equation as parse_equation
+from ._parse import parse_formula as parse_formula
+from ._ratelaws import AbstractRateLaw as AbstractRateLaw
+from ._ratelaws import Custom as Custom
+from ._ratelaws import Formula as Formula
+from ._ratelaws import Hill as Hill
+from ._ratelaws import MassAction as MassAction
+from ._ratelaws import MichaelisMenten as MichaelisMenten

@@ -1,0 +1,433 @@
+"""`Model`: a reaction network with rate laws; static structure, traced numbers."""
+
+from collections.abc import Iterable, Mapping
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._errors import ModelError
+from .._types import Array, Float, Params, Scalar, State
+from ._conservation import left_null_space
+from ._parse import parse_equation
+from ._ratelaws import AbstractRateLaw, MassAction, as_rate_law
+
+DEFAULT_COMPARTMENT = "default"
+TIME = "time"
+
+
+class Species(eqx.Module):
+    """A species: its initial value, compartment, and whether it is clamped.
+
+    **Arguments:** ``name``; ``initial`` (a concentration, or an amount when ``amount=True``);
+    ``compartment``; ``boundary``: clamped at its initial value (a boundary condition).
+    """
+
+    name: str
+    initial: float = 0.0
+    compartment: str = DEFAULT_COMPARTMENT
+    amount: bool = False
+    boundary: bool = False
+
+
+class Reaction(eqx.Module):
+    """A reaction: stoichiometry and a rate law.
+
+    **Arguments:**
+    - ``equation``: ``"2 A + B -> C"``, or ``"A <-> B"`` for a reversible reaction; or leave it
+      out and give ``reactants``/``products`` as ``{species: coefficient}`` dicts.
+    - ``rate``: a rate law (`MassAction`, `MichaelisMenten`, `Hill`, `Formula`, `Custom`), a
+      formula string (``"kcat*E*S/(Km+S)"``) or a callable ``f(x, p)``.
+    - ``name``: defaults to ``R1``, ``R2``, ... by position.
+    - ``compartment``: where the rate law's concentrations live (default: the compartment of
+      the first reactant, else of the first product).
+    """
+
+    reactants: dict[str, int]
+    products: dict[str, int]
+    rate: AbstractRateLaw
+    reversible: bool = False
+    name: str | None = None
+    compartment: str | None = None
+
+    def __init__(
+        self,
+        equation: str | None = None,
+        rate=None,
+        *,
+        reactants: Mapping[str, int] | None = None,
+        products: Mapping[str, int] | None = None,
+        reversible: bool = False,
+        name: str | None = None,
+        compartment: str | None = None,
+    ):
+        where = f"reaction {name or equation or ''!s}".strip()
+        if equation is not None:
+            if reactants is not None or products is not None:
+                raise ModelError(f"{where}: give an equation or reactants/products, not both")
+            reactants, products, reversible = parse_equation(equation)
+        for side in (reactants or {}, products or {}):
+            for species, coefficient in side.items():
+                if int(coefficient) != coefficient or coefficient <= 0:
+                    raise ModelError(
+                        f"{where}: coefficient of {species} must be a positive integer"
+                    )
+        if rate is None:
+            raise ModelError(f"{where}: no rate law given")
+        self.reactants = {s: int(c) for s, c in (reactants or {}).items()}
+        self.products = {s: int(c) for s, c in (products or {}).items()}
+        self.rate = as_rate_law(rate)
+        self.reversible = reversible
+        self.name = name
+        self.compartment = compartment
+
+
+class _Names(Mapping):
+    """Read-only name → value view that reports unknown names as a `ModelError`."""
+
+    def __init__(self, values: dict, where: str):
+        self._values = values
+        self._where = where
+
+    def __getitem__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise ModelError(f"{self._where} reads unknown name {name!r}") from None
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+
+class _Env(_Names):
+    def __init__(self, species: dict, others: dict, where: str):
+        super().__init__({**species, **others}, where)
+        self.species = _Names(species, where)
+        self.others = _Names(others, where)
+
+
+class _Channel(eqx.Module):
+    """One irreversible (or net, for a reversible general law) reaction, names resolved."""
+
+    name: str
+    reactants: dict[str, int]
+    products: dict[str, int]
+    rate: AbstractRateLaw
+    compartment: str
+    net: bool  # a reversible general rate law: a net velocity, no stochastic meaning
+
+
+def _as_species(species) -> list[Species]:
+    if isinstance(species, Mapping):
+        return [Species(name, float(value)) for name, value in species.items()]
+    return [s if isinstance(s, Species) else Species(*s) for s in species]
+
+
+def _split_reversible(reaction: Reaction, name: str) -> list[_Channel]:
+    compartment = reaction.compartment
+    law = reaction.rate
+    if reaction.reversible and isinstance(law, MassAction) and law.reverse is not None:
+        return [
+            _Channel(
+                name,
+                reaction.reactants,
+                reaction.products,
+                MassAction(law.forward),
+                compartment,
+                False,
+            ),
+            _Channel(
+                f"{name}_reverse",
+                reaction.products,
+                reaction.reactants,
+                MassAction(law.reverse),
+                compartment,
+                False,
+            ),
+        ]
+    if reaction.reversible and isinstance(law, MassAction):
+        raise ModelError(f"reversible reaction {name} needs MassAction(forward, reverse)")
+    return [
+        _Channel(name, reaction.reactants, reaction.products, law, compartment, reaction.reversible)
+    ]
+
+
+def _check_unique(kind: str, names: list[str]) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ModelError(f"{kind} {name!r} is defined twice")
+        seen.add(name)
+
+
+class Model(eqx.Module):
+    """A reaction network ``dx/dt = N v(x, θ)`` with rate laws, compartments and parameters.
+
+    Structure (names, stoichiometry, rate laws) is static; initial state, parameter values and
+    volumes are arrays, so they can be traced, batched and differentiated.
+
+    **Arguments:**
+    - ``species``: ``{name: initial concentration}`` or a list of `Species`.
+    - ``reactions``: a list of `Reaction`. Reversible mass-action reactions become two
+      irreversible reactions (``R`` and ``R_reverse``), so stochastic methods stay exact.
+    - ``parameters``: ``{name: default value}``.
+    - ``compartments``: ``{name: volume}``; a compartment ``"default"`` of volume 1 exists
+      when none is given.
+
+    State is concentrations; a rate law gives concentration per time in its reaction's
+    compartment, so ``dx_s/dt = Σ_r N_sr V_r v_r / V_s`` (the COPASI convention).
+
+    **Example:**
+    ```python
+    model = msjax.Model(
+        species={"A": 1.0, "B": 0.0},
+        reactions=[msjax.Reaction("A <-> B", msjax.MassAction("kf", "kr"))],
+        parameters={"kf": 2.0, "kr": 1.0},
+    )
+    ```
+    """
+
+    species_names: tuple[str, ...] = eqx.field(static=True)
+    parameter_names: tuple[str, ...] = eqx.field(static=True)
+    compartment_names: tuple[str, ...] = eqx.field(static=True)
+    reaction_names: tuple[str, ...] = eqx.field(static=True)
+    species_compartments: tuple[int, ...] = eqx.field(static=True)
+    boundary: tuple[bool, ...] = eqx.field(static=True)
+    channels: tuple[_Channel, ...] = eqx.field(static=True)
+    reaction_compartments: tuple[int, ...] = eqx.field(static=True)
+    initial_state: Float[Array, " species"]
+    parameter_values: Float[Array, " params"]
+    volumes: Float[Array, " compartments"]
+
+    def __init__(
+        self,
+        species,
+        reactions: Iterable[Reaction],
+        parameters: Mapping[str, float] | None = None,
+        compartments: Mapping[str, float] | None = None,
+    ):
+        species = _as_species(species)
+        parameters = dict(parameters or {})
+        compartments = dict(compartments or {DEFAULT_COMPARTMENT: 1.0})
+        names = [s.name for s in species]
+        _check_unique("species", names)
+        for kind, group in (("parameter", parameters), ("compartment", compartments)):
+            for name in group:
+                if name in names or name == TIME:
+                    raise ModelError(f"{kind} {name!r} clashes with another name")
+            names.extend(group)
+        _check_unique("name", names)
+        for name, volume in compartments.items():
+            if not volume > 0:
+                raise ModelError(f"compartment {name!r} must have a positive volume, got {volume}")
+        for s in species:
+            if s.compartment not in compartments:
+                raise ModelError(f"species {s.name!r} is in unknown compartment {s.compartment!r}")
+            if not s.initial >= 0:
+                raise ModelError(f"species {s.name!r} has a negative initial value {s.initial}")
+
+        self.species_names = tuple(s.name for s in species)
+        self.parameter_names = tuple(parameters)
+        self.compartment_names = tuple(compartments)
+        self.species_compartments = tuple(
+            self.compartment_names.index(s.compartment) for s in species
+        )
+        self.boundary = tuple(s.boundary for s in species)
+        channels = []
+        for i, reaction in enumerate(reactions):
+            name = reaction.name or f"R{i + 1}"
+            channels.extend(_split_reversible(self._with_compartment(reaction, name), name))
+        _check_unique("reaction", [c.name for c in channels])
+        self.channels = tuple(channels)
+        self.reaction_names = tuple(c.name for c in channels)
+        self.reaction_compartments = tuple(
+            self.compartment_names.index(c.compartment) for c in channels
+        )
+        volume_of = {s.name: compartments[s.compartment] for s in species}
+        self.initial_state = jnp.asarray(
+            [s.initial / volume_of[s.name] if s.amount else s.initial for s in species],
+            dtype=float,
+        )
+        self.parameter_values = jnp.asarray(list(parameters.values()), dtype=float)
+        self.volumes = jnp.asarray(list(compartments.values()), dtype=float)
+        self._validate_rate_laws()
+
+    def _with_compartment(self, reaction: Reaction, name: str) -> Reaction:
+        for species in (*reaction.reactants, *reaction.products):
+            if species not in self.species_names:
+                raise ModelError(f"reaction {name} names unknown species {species!r}")
+        if reaction.compartment is not None:
+            if reaction.compartment not in self.compartment_names:
+                raise ModelError(
+                    f"reaction {name} is in unknown compartment {reaction.compartment!r}"
+                )
+            return reaction
+        first = next(iter({**reaction.reactants, **reaction.products}), None)
+        compartment = (
+            self.compartment_names[self.species_compartments[self.species_names.index(first)]]
+            if first is not None
+            else self.compartment_names[0]
+        )
+        return eqx.tree_at(
+            lambda r: r.compartment, reaction, compartment, is_leaf=lambda x: x is None
+        )
+
+    def _validate_rate_laws(self) -> None:
+        known = {*self.species_names, *self.parameter_names, *self.compartment_names, TIME}
+        for channel in self.channels:
+            names = channel.rate.names()
+            unknown = sorted(names - known) if names is not None else []
+            if unknown:
+                raise ModelError(
+                    f"rate law of reaction {channel.name} uses unknown name(s) {unknown}"
+                )
+        # Trace every law once (no FLOPs): catches unknown names in callables, bad shapes.
+        jax.eval_shape(self.rates, 0.0, self.initial_state, self.parameter_values)
+
+    # --- names and indices -------------------------------------------------------------
+
+    def species_index(self, name: str) -> int:
+        """Index of a species in state vectors."""
+        return _index(self.species_names, name, "species")
+
+    def parameter_index(self, name: str) -> int:
+        """Index of a parameter in parameter vectors."""
+        return _index(self.parameter_names, name, "parameter")
+
+    def parameters(self, **overrides: float) -> Float[Array, " params"]:
+        """The parameter vector [P] (ordered as ``parameter_names``), with overrides by name."""
+        theta = self.parameter_values
+        for name, value in overrides.items():
+            theta = theta.at[self.parameter_index(name)].set(value)
+        return theta
+
+    def parameter_dict(self, theta: Params) -> dict[str, Scalar]:
+        """``{name: value}`` of a parameter vector [P]."""
+        return dict(zip(self.parameter_names, theta, strict=True))
+
+    # --- structure -----------------------------------------------------------------------
+
+    @property
+    def reactant_matrix(self) -> np.ndarray:
+        """Reactant coefficients [S, R] (integers)."""
+        return self._side_matrix("reactants")
+
+    @property
+    def product_matrix(self) -> np.ndarray:
+        """Product coefficients [S, R] (integers)."""
+        return self._side_matrix("products")
+
+    def _side_matrix(self, side: str) -> np.ndarray:
+        matrix = np.zeros((len(self.species_names), len(self.channels)), dtype=np.int64)
+        for r, channel in enumerate(self.channels):
+            for species, coefficient in getattr(channel, side).items():
+                matrix[self.species_index(species), r] = coefficient
+        return matrix
+
+    @property
+    def stoichiometry(self) -> np.ndarray:
+        """``N = products − reactants`` [S, R], with boundary (clamped) species' rows zero."""
+        matrix = self.product_matrix - self.reactant_matrix
+        matrix[np.asarray(self.boundary, dtype=bool)] = 0
+        return matrix
+
+    def conservation_laws(self) -> np.ndarray:
+        """Integer basis ``L`` [K, S] of the left null space of ``N``: ``L · amounts`` is constant.
+
+        Boundary species are excluded (their columns are zero); they are clamped, not conserved.
+        """
+        dynamic = [i for i, b in enumerate(self.boundary) if not b]
+        laws = left_null_space(self.stoichiometry[dynamic])
+        embedded = np.zeros((laws.shape[0], len(self.species_names)), dtype=np.int64)
+        embedded[:, dynamic] = laws
+        return embedded
+
+    def amounts(self, x: Float[Array, "... species"]) -> Float[Array, "... species"]:
+        """Amounts (concentration × volume) of a state [..., S]."""
+        return x * self.volumes[np.asarray(self.species_compartments)]
+
+    def conserved_totals(self, x: Float[Array, "... species"]) -> Float[Array, "... laws"]:
+        """Totals ``L · amounts(x)`` [..., K] of the conservation laws."""
+        return self.amounts(x) @ jnp.asarray(self.conservation_laws().T, dtype=x.dtype)
+
+    # --- numerics ------------------------------------------------------------------------
+
+    def _env(self, t, x, theta, where: str) -> _Env:
+        species = dict(zip(self.species_names, x, strict=True))
+        others = {
+            **dict(zip(self.parameter_names, theta, strict=True)),
+            **dict(zip(self.compartment_names, self.volumes, strict=True)),
+            TIME: t,
+        }
+        return _Env(species, others, where)
+
+    def rates(self, t: Scalar, x: State, theta: Params) -> Float[Array, " reactions"]:
+        """Reaction velocities ``v(x, θ)`` [R], concentration per time in each compartment."""
+        rates = [
+            channel.rate(
+                self._env(t, x, theta, f"rate law of reaction {channel.name}"),
+                channel.reactants,
+                channel.products,
+            )
+            for channel in self.channels
+        ]
+        if not rates:
+            return jnp.zeros((0,), dtype=x.dtype)
+        return jnp.stack([jnp.asarray(r, dtype=x.dtype) for r in rates])
+
+    def rhs(self, t: Scalar, x: State, theta: Params) -> Float[Array, " species"]:
+        """The vector field ``dx/dt = Σ_r N_sr V_r v_r / V_s`` [S]."""
+        flux = self.rates(t, x, theta) * self.volumes[np.asarray(self.reaction_compartments)]
+        stoichiometry = jnp.asarray(self.stoichiometry, dtype=x.dtype)
+        return (stoichiometry @ flux) / self.volumes[np.asarray(self.species_compartments)]
+
+    def jacobian(self, t: Scalar, x: State, theta: Params) -> Float[Array, "species species"]:
+        """``∂(dx/dt)/∂x`` [S, S], exact by forward-mode autodiff."""
+        return jax.jacfwd(self.rhs, argnums=1)(t, x, theta)
+
+    def propensities(
+        self,
+        n: Float[Array, " species"],
+        theta: Params,
+        omega: float | Scalar = 1.0,
+        t: Scalar = 0.0,
+    ) -> Float[Array, " reactions"]:
+        """Stochastic propensities [R] (events per time) at molecule counts ``n`` [S].
+
+        Counts are ``n_s = Ω V_s x_s``. Mass action is combinatorial,
+        ``a = k (Ω V_r)^(1−order) Π n(n−1)…(n−m+1)`` (so ``2A →`` gives ``k n(n−1)/Ω``), which
+        agrees with the ODE as Ω → ∞; other laws give ``a = Ω V_r v(n / (Ω V_s))``.
+        """
+        n = jnp.asarray(n, dtype=theta.dtype)
+        size = omega * self.volumes
+        x = n / size[np.asarray(self.species_compartments)]
+        propensities = []
+        for channel, c in zip(self.channels, self.reaction_compartments, strict=True):
+            if channel.net:
+                raise ModelError(
+                    f"reaction {channel.name} is reversible with a net rate law; stochastic "
+                    "methods need two irreversible reactions (or MassAction(forward, reverse))"
+                )
+            env = self._env(t, x, theta, f"rate law of reaction {channel.name}")
+            if isinstance(channel.rate, MassAction):
+                order = sum(channel.reactants.values())
+                a = env[channel.rate.forward] * size[c] ** (1 - order)
+                for species, m in channel.reactants.items():
+                    count = n[self.species_index(species)]
+                    for i in range(m):
+                        a = a * (count - i)
+            else:
+                a = size[c] * channel.rate(env, channel.reactants, channel.products)
+            propensities.append(jnp.asarray(a, dtype=theta.dtype))
+        return jnp.stack(propensities)
+
+
+def _index(names: tuple[str, ...], name: str, kind: str) -> int:
+    try:
+        return names.index(name)
+    except ValueError:
+        raise ModelError(f"unknown {kind} {name!r}; known: {list(names)}") from None
