@@ -83,7 +83,9 @@ class RodasInterpolation(diffrax.AbstractLocalInterpolation):
         del left
         if t1 is not None:
             return self.evaluate(t1) - self.evaluate(t0)
-        theta = (t0 - self.t0) / (self.t1 - self.t0)
+        length = self.t1 - self.t0
+        safe_length = jnp.where(length == 0, 1.0, length)  # no NaN (nor NaN gradient) when empty
+        theta = jnp.where(length == 0, 0.0, (t0 - self.t0) / safe_length)
         return (1 - theta) * self.y0 + theta * (self.y1 + (1 - theta) * (self.h1 + theta * self.h2))
 
 
@@ -116,7 +118,10 @@ class Rodas4(diffrax.AbstractAdaptiveSolver):
 
     def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
         del solver_state, made_jump
-        h = t1 - t0
+        # A zero-length step happens for finished trajectories under vmap; keep it NaN-free
+        # (W = I/(hγ) − J would be infinite) so that gradients through the masking stay finite.
+        empty = t1 == t0
+        h = jnp.where(empty, 1.0, t1 - t0)
 
         def f(t, y):
             return terms.vf(t, y, args)
@@ -130,9 +135,10 @@ class Rodas4(diffrax.AbstractAdaptiveSolver):
             stage_f = f0 if i == 0 else f(t0 + _c[i] * h, y0 + _combine(_A[i], ks, y0))
             rhs = stage_f + _combine(_C[i], ks, y0) / h + (_d[i] * h) * df_dt
             ks.append(jsl.lu_solve(lu, rhs))
-        y1 = y0 + _combine(_A[5], ks, y0) + ks[5]
+        y1 = jnp.where(empty, y0, y0 + _combine(_A[5], ks, y0) + ks[5])
+        error = jnp.where(empty, 0.0, ks[5])
         dense_info = dict(y0=y0, y1=y1, h1=_combine(_H[0], ks, y0), h2=_combine(_H[1], ks, y0))
-        return y1, ks[5], dense_info, None, diffrax.RESULTS.successful
+        return y1, error, dense_info, None, diffrax.RESULTS.successful
 
     def func(self, terms, t0, y0, args):
         return terms.vf(t0, y0, args)

@@ -18,6 +18,7 @@ from ._coupling import exchange as exchange
 from ._coupling import interpolate as interpolate
 from ._coupling import interpolate_gradient as interpolate_gradient
 from ._coupling import spread as spread
+from ._examples import tissue_example as tissue_example
 from ._fields import ReactionDiffusion as ReactionDiffusion
 from ._fields import euler_step as euler_step
 from ._fields import implicit_diffusion_step as implicit_diffusion_step

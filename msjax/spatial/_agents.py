@@ -84,7 +84,7 @@ def init_agents(
     def fill(x, value):
         return jnp.concatenate([x, jnp.full((extra, *x.shape[1:]), value, x.dtype)])
 
-    centre = jnp.asarray([o + e / 2 for o, e in zip(grid.origin, grid.extent)], dtype)
+    centre = jnp.asarray([o + e / 2 for o, e in zip(grid.origin, grid.extent, strict=True)], dtype)
     return Agents(
         position=jnp.concatenate([positions, jnp.broadcast_to(centre, (extra, grid.ndim))]),
         alive=jnp.arange(capacity) < n,
@@ -180,7 +180,7 @@ def neighbour_forces(
     x = agents.position
     cells = _cell_grid(grid, cutoff)
     ncell = int(np.prod(cells))
-    size = jnp.asarray([e / c for e, c in zip(grid.extent, cells)], x.dtype)
+    size = jnp.asarray([e / c for e, c in zip(grid.extent, cells, strict=True)], x.dtype)
     lo = jnp.asarray(grid.origin, x.dtype)
     cmax = np.asarray(cells, np.int32)
     coord = jnp.clip(jnp.floor((x - lo) / size).astype(jnp.int32), 0, cmax - 1)  # [C, d]

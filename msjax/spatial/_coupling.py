@@ -5,9 +5,10 @@ Each agent at `x` has `2^d` cloud-in-cell weights `w_ac >= 0` on the cells aroun
 
     interpolate(f)_a = sum_c w_ac f_c,      spread(q)_c = sum_a w_ac q_a / V_cell,
 
-so `<spread(q), f>_grid = sum_c V spread(q)_c f_c = sum_a q_a interpolate(f)_a = <q, interpolate(f)>`
-exactly, and `total(spread(q)) = sum(q)`: spreading conserves mass. Near a non-periodic boundary
-the out-of-range corner is folded onto the edge cell (weights still sum to one); periodic grids wrap.
+so `<spread(q), f>_grid = sum_c V spread(q)_c f_c = sum_a q_a interpolate(f)_a`
+`= <q, interpolate(f)>` exactly, and `total(spread(q)) = sum(q)`: spreading conserves mass. Near a
+non-periodic boundary the out-of-range corner is folded onto the edge cell (weights still sum to
+one); periodic grids wrap.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ Differentiability: everything but the event masks is a smooth (piecewise smooth,
 cloud-in-cell weights) function of the parameters. With a fixed key the event masks are piecewise
 constant in the parameters, so `jax.grad` gives the pathwise derivative of the realised trajectory
 (the events held fixed), which agrees with finite differences whenever the perturbation flips no
-event. For a smooth dependence of counts on rates use `info["expected_births"]`/`["expected_deaths"]`
-(sums of event probabilities, differentiable), the standard score-free surrogate.
+event. For a smooth dependence of counts on rates use `info["expected_births"]` and
+`info["expected_deaths"]` (sums of event probabilities, differentiable) as the surrogate.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ class TissueParams(eqx.Module):
         division_distance: parent–daughter separation.
         mechanics: `Mechanics` (used when `Tissue.forces`).
         internal: `[P]` parameters of the intracellular model (may be empty).
+        boundary_value: `[F]` field values on the boundary of a Dirichlet grid (the mass ledger
+            then excludes the boundary flux).
     """
 
     diffusion: Float[Array, " F"]
@@ -75,6 +77,7 @@ class TissueParams(eqx.Module):
     division_distance: Scalar
     mechanics: Mechanics
     internal: Float[Array, " P"]
+    boundary_value: Float[Array, " F"]
 
     def __init__(
         self,
@@ -90,6 +93,7 @@ class TissueParams(eqx.Module):
         division_distance: ArrayLike = 0.5,
         mechanics: Mechanics | None = None,
         internal: ArrayLike | None = None,
+        boundary_value: ArrayLike = 0.0,
     ):
         d = jnp.atleast_1d(jnp.asarray(diffusion, float))
         nf = d.shape[0]
@@ -108,6 +112,7 @@ class TissueParams(eqx.Module):
         self.division_distance = jnp.asarray(division_distance, float)
         self.mechanics = Mechanics() if mechanics is None else mechanics
         self.internal = jnp.zeros((0,)) if internal is None else jnp.asarray(internal, float)
+        self.boundary_value = per_field(boundary_value)
 
 
 class TissueState(eqx.Module):
@@ -227,20 +232,23 @@ class Tissue(eqx.Module):
         after = jnp.sum(fields, axis=tuple(range(1, fields.ndim))) * grid.cell_volume
         removed = removed + (before - after)
         if self.field_method == "imex":
-            fields = jax.vmap(lambda u, d: implicit_diffusion_step(grid, u, dt, d))(
-                fields, params.diffusion
-            )
+            fields = jax.vmap(
+                lambda u, d, g: implicit_diffusion_step(grid, u, dt, d, boundary_value=g)
+            )(fields, params.diffusion, params.boundary_value)
         elif self.field_method == "explicit":
             fields = check_dt(fields, dt, stable_dt(grid, diffusion=jnp.max(params.diffusion)))
-            fields = fields + dt * jax.vmap(lambda u, d: diffusion(grid, u, d))(
-                fields, params.diffusion
-            )
+            fields = fields + dt * jax.vmap(
+                lambda u, d, g: diffusion(grid, u, d, boundary_value=g)
+            )(fields, params.diffusion, params.boundary_value)
         else:
             raise SpatialError(f"unknown field_method {self.field_method!r}")
 
         # 4. motion
         drift = params.chemotaxis * interpolate_gradient(
-            grid, fields[self.attractant], agents.position
+            grid,
+            fields[self.attractant],
+            agents.position,
+            boundary_value=params.boundary_value[self.attractant],
         )
         overflow = jnp.zeros((), bool)
         if self.forces:
