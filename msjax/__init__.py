@@ -1,5 +1,8 @@
 """msjax: a GPU-accelerated, differentiable simulator for multi-scale systems biology."""
 
+
+import jax
+
 from . import models as models
 from ._errors import CapacityError as CapacityError
 from ._errors import ModelError as ModelError
@@ -24,5 +27,9 @@ from .model import MichaelisMenten as MichaelisMenten
 from .model import Model as Model
 from .model import Reaction as Reaction
 from .model import Species as Species
+
+# float64 by default (DESIGN.md §4.6): stiff solves and Fisher spectra spanning many decades
+# need it. float32 stays available as an explicit dtype choice. (No array is created at import.)
+jax.config.update("jax_enable_x64", True)
 
 __version__ = "0.1.0"

@@ -2,7 +2,9 @@
 
 import diffrax
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import optimistix as optx
 
 from .._method import AbstractMethod
 from .._solution import RESULTS, Solution
@@ -10,7 +12,7 @@ from ._rosenbrock import Rodas4
 
 
 def _vector_field(t, y, args):
-    model, theta = args
+    model, theta = args[0], args[1]
     return model.rhs(t, y, theta)
 
 
@@ -44,6 +46,8 @@ class ODE(AbstractMethod):
 
     def solve(self, model, ts, params, y0, *, key=None, n=None) -> Solution:
         del key, n
+        if getattr(model, "events", ()):
+            return _solve_with_events(self, model, ts, params, y0)
         solution = diffrax.diffeqsolve(
             diffrax.ODETerm(_vector_field),
             self.solver,
@@ -67,3 +71,147 @@ class ODE(AbstractMethod):
             k: solution.stats[k] for k in ("num_steps", "num_accepted_steps", "num_rejected_steps")
         }
         return Solution(solution.ts, solution.ys, model.species_names, stats, result)
+
+
+# --- events ----------------------------------------------------------------------------------
+#
+# A model with events (e.g. a `RuleModel` from SBML) provides: ``atoms`` (relations ``g op 0``),
+# ``event_roots(t, y, θ) -> g [A]``, ``atom_values(g) -> bool [A]``,
+# ``event_state(t, y, θ, atoms) -> (triggers [E], priorities [E], values [E, K])``,
+# ``event_assign(e, values [K], y) -> y`` and ``events`` (each with ``persistent``,
+# ``use_values_from_trigger_time``, ``initial_value``).
+#
+# The solve runs segment by segment. Each relation's root function is watched for the
+# crossing that would flip its tracked truth value (diffrax events, located by Newton on the
+# dense output); at a crossing, triggers that went false → true fire, and the events execute
+# one at a time in priority order, re-evaluating triggers after each (persistence, cascades).
+
+_MAX_SEGMENTS = 1000
+_MAX_CASCADE = 100
+
+
+def _flip_root(i):
+    def cond_fn(t, y, args, **kwargs):
+        model, theta, sign = args
+        return sign[i] * model.event_roots(t, y, theta)[i]
+
+    return cond_fn
+
+
+def _update_atoms(model, theta, t, y_old, y_new, atoms):
+    """Truth values of the relations after ``y_old`` → ``y_new`` at time ``t``.
+
+    Relations whose root function did not change keep their tracked value (they may sit
+    exactly at a crossing); the others are re-evaluated.
+    """
+    g_old = model.event_roots(t, y_old, theta)
+    g_new = model.event_roots(t, y_new, theta)
+    return jnp.where(g_old == g_new, atoms, model.atom_values(g_new))
+
+
+def _execute(model, theta, t, y, atoms, triggers, fired, values):
+    """Execute fired events at time ``t`` in priority order; returns ``(y, atoms, triggers)``."""
+    persistent = jnp.asarray([e.persistent for e in model.events])
+    from_trigger = jnp.asarray([e.use_values_from_trigger_time for e in model.events])
+
+    def cond(carry):
+        _, _, _, pending, _, count = carry
+        return jnp.any(pending) & (count < _MAX_CASCADE)
+
+    def body(carry):
+        y, atoms, triggers, pending, values, count = carry
+        _, priorities, now = model.event_state(t, y, theta, atoms)
+        chosen = jnp.argmax(jnp.where(pending, priorities, -jnp.inf))
+        chosen = jnp.where(pending[chosen], chosen, jnp.argmax(pending))
+        row = jnp.where(from_trigger[chosen], values[chosen], now[chosen])
+        y_new = model.event_assign(chosen, row, y)
+        pending = pending.at[chosen].set(False)
+        atoms = _update_atoms(model, theta, t, y, y_new, atoms)
+        new_triggers, _, new_values = model.event_state(t, y_new, theta, atoms)
+        pending = pending & (persistent | new_triggers)
+        newly = ~triggers & new_triggers
+        values = jnp.where(newly[:, None], new_values, values)
+        return y_new, atoms, new_triggers, pending | newly, values, count + 1
+
+    carry = (y, atoms, triggers, fired, values, jnp.asarray(0))
+    y, atoms, triggers, _, _, _ = jax.lax.while_loop(cond, body, carry)
+    return y, atoms, triggers
+
+
+def _solve_with_events(method, model, ts, theta, y0) -> Solution:
+    t0, t_end = ts[0], ts[-1]
+    n_atoms = len(model.atoms)
+    g0 = model.event_roots(t0, y0, theta) if n_atoms else jnp.zeros((0,), dtype=y0.dtype)
+    atoms = model.atom_values(g0) if n_atoms else jnp.zeros((0,), dtype=bool)
+    triggers, _, values = model.event_state(t0, y0, theta, atoms)
+    before = jnp.asarray([e.initial_value for e in model.events])
+    y, atoms, triggers = _execute(model, theta, t0, y0, atoms, triggers, before < triggers, values)
+
+    cond_fns = [_flip_root(i) for i in range(n_atoms)]
+    event = (
+        diffrax.Event(cond_fns, optx.Newton(rtol=1e-12, atol=1e-12), direction=True)
+        if n_atoms
+        else None
+    )
+    term = diffrax.ODETerm(_vector_field)
+    controller = diffrax.PIDController(rtol=method.rtol, atol=method.atol)
+    scale = jnp.maximum(jnp.abs(t_end), 1.0)
+
+    def cond(carry):
+        t, _, _, _, _, result, count, _ = carry
+        return (t < t_end) & (result == RESULTS.successful) & (count < _MAX_SEGMENTS)
+
+    def body(carry):
+        t, y, atoms, triggers, ys, result, count, steps = carry
+        sign = jnp.where(atoms, -1.0, 1.0).astype(y.dtype)
+        solution = diffrax.diffeqsolve(
+            term,
+            method.solver,
+            t0=t,
+            t1=t_end,
+            dt0=method.dt0,
+            y0=y,
+            args=(model, theta, sign),
+            saveat=diffrax.SaveAt(ts=jnp.clip(ts, t, t_end), t1=True),
+            stepsize_controller=controller,
+            max_steps=method.max_steps,
+            event=event,
+            throw=False,
+        )
+        t_stop, y_stop = solution.ts[-1], solution.ys[-1]
+        happened = solution.result == diffrax.RESULTS.event_occurred
+        ok = (solution.result == diffrax.RESULTS.successful) | happened
+        # Save points before the event belong to this segment; one at the event (within
+        # rounding) already shows the state after it.
+        last = jnp.where(happened, t_stop - 1e-11 * scale, jnp.inf)
+        keep = (ts >= t) & (ts < last)
+        ys = jnp.where(keep[:, None], solution.ys[:-1], ys)
+        if n_atoms:
+            mask = jnp.stack([jnp.asarray(m) for m in solution.event_mask])
+            g_start = model.event_roots(t, y, theta)
+            g_stop = model.event_roots(t_stop, y_stop, theta)
+            crossed = (sign * g_start <= 0) & (sign * g_stop > 0)
+            flip = happened & (mask | crossed)
+            atoms = jnp.where(flip, ~atoms, atoms)
+        new_triggers, _, values = model.event_state(t_stop, y_stop, theta, atoms)
+        fired = happened & ~triggers & new_triggers
+        y_next, atoms, new_triggers = _execute(
+            model, theta, t_stop, y_stop, atoms, new_triggers, fired, values
+        )
+        result = RESULTS.where(ok, RESULTS.successful, RESULTS.promote(solution.result))
+        steps = steps + solution.stats["num_steps"]
+        return (t_stop, y_next, atoms, new_triggers, ys, result, count + 1, steps)
+
+    ys = jnp.full((ts.shape[0], y0.shape[0]), jnp.nan, dtype=y0.dtype)
+    ys = jnp.where((ts <= t0)[:, None], y[None, :], ys)
+    ok = RESULTS.where(jnp.asarray(True), RESULTS.successful, RESULTS.successful)
+    carry = (t0, y, atoms, triggers, ys, ok, jnp.asarray(0), jnp.asarray(0))
+    t, y, _, _, ys, result, count, steps = jax.lax.while_loop(cond, body, carry)
+    ys = jnp.where((ts >= t)[:, None] & jnp.isnan(ys), y[None, :], ys)
+    result = RESULTS.where(count >= _MAX_SEGMENTS, RESULTS.max_steps_reached, result)
+    finite = jnp.all(jnp.isfinite(ys))
+    result = RESULTS.where(
+        (result == RESULTS.successful) & ~finite, RESULTS.nonfinite_state, result
+    )
+    stats = {"num_steps": steps, "num_accepted_steps": steps, "num_rejected_steps": 0 * steps}
+    return Solution(ts, ys, model.species_names, stats, result)

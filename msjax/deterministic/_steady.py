@@ -75,6 +75,9 @@ def _acceptable(solution, atol) -> Array:
     )
 
 
+_RTOL_EVENT, _ATOL_EVENT = 1e-8, 1e-10
+
+
 def _integrate_to_steady_state(model, theta, y0, t_max, rtol, atol):
     solution = diffrax.diffeqsolve(
         diffrax.ODETerm(_vector_field),
@@ -101,10 +104,14 @@ def _steady_state(model, theta, y0, constraints, rtol, atol, t_max):
 
     def from_integration():
         guess = jax.lax.stop_gradient(
-            _integrate_to_steady_state(model, theta, y0, t_max, 1e-8, 1e-10)
+            _integrate_to_steady_state(model, theta, y0, t_max, _RTOL_EVENT, _ATOL_EVENT)
         )
         polished = _newton(guess, args, rtol, atol, 100)
-        return polished.value, _acceptable(polished, atol)
+        polished_ok = _acceptable(polished, atol)
+        # Newton fails from a genuine steady state when it is not isolated: keep the point.
+        speed = jnp.linalg.norm(model.rhs(0.0, guess, theta))
+        settled = speed <= _ATOL_EVENT + _RTOL_EVENT * jnp.linalg.norm(guess)
+        return jnp.where(polished_ok, polished.value, guess), polished_ok | settled
 
     accepted = _acceptable(newton, atol)
     x, found = jax.lax.cond(accepted, lambda: (newton.value, accepted), from_integration)

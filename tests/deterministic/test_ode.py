@@ -14,8 +14,11 @@ def linear_chain():
     """A → B → C, B → A: a linear network, dx/dt = A x."""
     return Model(
         {"A": 1.0, "B": 0.5, "C": 0.0},
-        [Reaction("A -> B", MassAction("k1")), Reaction("B -> C", MassAction("k2")),
-         Reaction("B -> A", MassAction("k3"))],
+        [
+            Reaction("A -> B", MassAction("k1")),
+            Reaction("B -> C", MassAction("k2")),
+            Reaction("B -> A", MassAction("k3")),
+        ],
         {"k1": 1.3, "k2": 0.4, "k3": 0.7},
     )
 
@@ -26,8 +29,9 @@ def test_linear_network_matches_expm(solver):
     ts = jnp.linspace(0.0, 5.0, 21)
     sol = msjax.simulate(model, msjax.ODE(solver=solver, rtol=1e-10, atol=1e-12), ts)
     matrix = model.jacobian(0.0, model.initial_state, model.parameter_values)
-    exact = np.stack([scipy.linalg.expm(np.asarray(matrix) * t) @ model.initial_state
-                      for t in np.asarray(ts)])
+    exact = np.stack(
+        [scipy.linalg.expm(np.asarray(matrix) * t) @ model.initial_state for t in np.asarray(ts)]
+    )
     np.testing.assert_allclose(sol.ys, exact, rtol=1e-8, atol=1e-10)
 
 
@@ -39,8 +43,13 @@ def test_rodas4_is_fourth_order():
     errors, steps = [], [8, 16, 32, 64]
     for n in steps:
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(lambda t, y, th: model.rhs(t, y, th)), msjax.Rodas4(), 0.0, 2.0,
-            2.0 / n, model.initial_state, args=model.parameter_values,
+            diffrax.ODETerm(lambda t, y, th: model.rhs(t, y, th)),
+            msjax.Rodas4(),
+            0.0,
+            2.0,
+            2.0 / n,
+            model.initial_state,
+            args=model.parameter_values,
         )
         errors.append(np.abs(np.asarray(sol.ys[-1]) - exact).max())
     slope = np.polyfit(np.log(steps), np.log(errors), 1)[0]
@@ -68,7 +77,9 @@ def test_reversible_equilibrium_ratio():
     np.testing.assert_allclose(sol["B"], expected, rtol=1e-8, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["michaelis_menten", "mapk_cascade", "robertson", "telegraph_gene"])
+@pytest.mark.parametrize(
+    "name", ["michaelis_menten", "mapk_cascade", "robertson", "telegraph_gene"]
+)
 def test_conservation_laws_hold_along_trajectories(name):
     model = msjax.models.LIBRARY[name]()
     ts = jnp.linspace(0.0, 1e3 if name == "robertson" else 100.0, 51)
@@ -100,9 +111,7 @@ def test_vmap_over_initial_states():
     np.testing.assert_allclose(sol.ys[:, -1].sum(axis=1), [1.0, 1.0], rtol=1e-10)
 
 
-@pytest.mark.parametrize(
-    "adjoint", [diffrax.RecursiveCheckpointAdjoint(), diffrax.ForwardMode()]
-)
+@pytest.mark.parametrize("adjoint", [diffrax.RecursiveCheckpointAdjoint(), diffrax.ForwardMode()])
 def test_gradient_matches_finite_differences(adjoint):
     model = msjax.models.michaelis_menten()
     ts = jnp.linspace(0.0, 5.0, 6)
@@ -113,11 +122,18 @@ def test_gradient_matches_finite_differences(adjoint):
         return jnp.sum((msjax.simulate(model, method, ts, theta).ys[:, 3] - data) ** 2)
 
     theta = model.parameter_values
-    grad = jax.jacfwd(loss)(theta) if isinstance(adjoint, diffrax.ForwardMode) else jax.grad(
-        loss)(theta)
+    grad = (
+        jax.jacfwd(loss)(theta)
+        if isinstance(adjoint, diffrax.ForwardMode)
+        else jax.grad(loss)(theta)
+    )
     eps = 1e-5
-    fd = jnp.array([(loss(theta.at[i].add(eps)) - loss(theta.at[i].add(-eps))) / (2 * eps)
-                    for i in range(theta.shape[0])])
+    fd = jnp.array(
+        [
+            (loss(theta.at[i].add(eps)) - loss(theta.at[i].add(-eps))) / (2 * eps)
+            for i in range(theta.shape[0])
+        ]
+    )
     np.testing.assert_allclose(grad, fd, rtol=1e-5)
 
 
@@ -126,7 +142,9 @@ def test_vmap_of_grad_equals_grad_of_each():
     ts = jnp.array([0.0, 0.5, 1.0])
 
     def loss(theta):
-        return jnp.sum(msjax.simulate(model, msjax.ODE(rtol=1e-10), ts, theta, throw=False).ys[:, 1])
+        return jnp.sum(
+            msjax.simulate(model, msjax.ODE(rtol=1e-10), ts, theta, throw=False).ys[:, 1]
+        )
 
     batch = jnp.array([[2.0, 1.0], [1.0, 3.0]])
     vmapped = jax.vmap(jax.grad(loss))(batch)
@@ -180,11 +198,13 @@ def test_running_out_of_steps_is_a_solver_error_with_partial_result():
 def test_failures_under_vmap_are_per_trajectory_codes():
     model = msjax.models.robertson()
     batch = jnp.stack([model.parameter_values, model.parameters(k2=3e9)])
-    sol = msjax.simulate(model, msjax.ODE.nonstiff(max_steps=2000), jnp.array([0.0, 10.0]),
-                         batch, throw=False)
+    sol = msjax.simulate(
+        model, msjax.ODE.nonstiff(max_steps=2000), jnp.array([0.0, 10.0]), batch, throw=False
+    )
     np.testing.assert_array_equal(sol.succeeded, [False, False])
-    sol = msjax.simulate(model, msjax.ODE(max_steps=2000), jnp.array([0.0, 10.0]), batch,
-                         throw=False)
+    sol = msjax.simulate(
+        model, msjax.ODE(max_steps=2000), jnp.array([0.0, 10.0]), batch, throw=False
+    )
     np.testing.assert_array_equal(sol.succeeded, [True, True])
 
 
@@ -196,10 +216,12 @@ def test_nonfinite_rates_are_reported():
 
 @pytest.mark.parametrize(
     "kwargs, fragment",
-    [({"y0": jnp.array([-1.0, 0.0])}, "non-negative; negative: \\['A'\\]"),
-     ({"params": jnp.ones(3)}, "params has shape"),
-     ({"y0": {"Q": 1.0}}, "unknown species 'Q'"),
-     ({"params": {"nope": 1.0}}, "unknown parameter 'nope'")],
+    [
+        ({"y0": jnp.array([-1.0, 0.0])}, "non-negative; negative: \\['A'\\]"),
+        ({"params": jnp.ones(3)}, "params has shape"),
+        ({"y0": {"Q": 1.0}}, "unknown species 'Q'"),
+        ({"params": {"nope": 1.0}}, "unknown parameter 'nope'"),
+    ],
 )
 def test_bad_inputs_name_the_item(kwargs, fragment):
     model = msjax.models.isomerisation()

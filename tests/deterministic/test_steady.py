@@ -11,8 +11,11 @@ def cycle():
     """E + S ⇌ C → E + P, P → S: a closed cycle with two moieties."""
     return Model(
         {"E": 1.0, "S": 10.0, "C": 0.0, "P": 0.0},
-        [Reaction("E + S <-> C", MassAction("kf", "kr")), Reaction("C -> E + P", MassAction("kcat")),
-         Reaction("P -> S", MassAction("kb"))],
+        [
+            Reaction("E + S <-> C", MassAction("kf", "kr")),
+            Reaction("C -> E + P", MassAction("kcat")),
+            Reaction("P -> S", MassAction("kb")),
+        ],
         {"kf": 1.0, "kr": 0.5, "kcat": 0.3, "kb": 0.1},
     )
 
@@ -62,8 +65,10 @@ def test_gradient_through_implicit_function_matches_finite_differences():
 
     grad = jax.grad(output)(theta)
     eps = 1e-6
-    fd = [(output(theta.at[i].add(eps)) - output(theta.at[i].add(-eps))) / (2 * eps)
-          for i in range(theta.shape[0])]
+    fd = [
+        (output(theta.at[i].add(eps)) - output(theta.at[i].add(-eps))) / (2 * eps)
+        for i in range(theta.shape[0])
+    ]
     np.testing.assert_allclose(grad, fd, rtol=1e-6)
 
 
@@ -106,7 +111,8 @@ def test_timescales_of_enzyme_show_a_gap():
     assert scales.timescales.shape == (2,)
     # the complex forms in ~1/(kf S0) while the substrate is used up much more slowly
     assert float(scales.timescales[0] / scales.timescales[1]) > 100
-    full = np.linalg.eigvals(np.asarray(model.jacobian(0.0, model.initial_state,
-                                                       model.parameter_values)))
+    full = np.linalg.eigvals(
+        np.asarray(model.jacobian(0.0, model.initial_state, model.parameter_values))
+    )
     nonzero = np.sort(np.abs(full.real))[2:]
     np.testing.assert_allclose(np.sort(np.abs(scales.eigenvalues.real)), nonzero, rtol=1e-8)

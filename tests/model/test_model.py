@@ -40,7 +40,9 @@ def test_rhs_is_n_times_v_for_mass_action():
     theta = model.parameters(kf=2.0, kr=0.3, kcat=0.9)
     v = jnp.array([2.0 * 0.7 * 3.0, 0.3 * 0.4, 0.9 * 0.4])
     np.testing.assert_allclose(model.rates(0.0, x, theta), v, rtol=1e-15)
-    np.testing.assert_allclose(model.rhs(0.0, x, theta), model.stoichiometry @ np.asarray(v), rtol=1e-15)
+    np.testing.assert_allclose(
+        model.rhs(0.0, x, theta), model.stoichiometry @ np.asarray(v), rtol=1e-15
+    )
 
 
 def test_rate_law_kinds_agree():
@@ -50,7 +52,7 @@ def test_rate_law_kinds_agree():
         msjax.MichaelisMenten("vmax", "km"),
         "vmax * S / (km + S)",
         lambda x, p: p["vmax"] * x["S"] / (p["km"] + x["S"]),
-        msjax.Hill("vmax", "km", "n") ,
+        msjax.Hill("vmax", "km", "n"),
     ]
     values = [
         Model(species, [Reaction("S -> P", law)], parameters).rhs(
@@ -78,16 +80,24 @@ def test_jacobian_matches_finite_differences():
 def test_combinatorial_propensities():
     model = Model(
         {"A": 0.0, "B": 0.0},
-        [Reaction("2 A -> B", MassAction("k2")), Reaction("A + B -> 0", MassAction("k3")),
-         Reaction("-> A", MassAction("k0")), Reaction("B -> A", "kmm * B / (K + B)")],
+        [
+            Reaction("2 A -> B", MassAction("k2")),
+            Reaction("A + B -> 0", MassAction("k3")),
+            Reaction("-> A", MassAction("k0")),
+            Reaction("B -> A", "kmm * B / (K + B)"),
+        ],
         {"k2": 0.5, "k3": 2.0, "k0": 7.0, "kmm": 1.0, "K": 3.0},
     )
     omega = 10.0
     n = jnp.array([5.0, 3.0])
     a = model.propensities(n, model.parameter_values, omega)
     x = n / omega
-    expected = [0.5 * 5 * 4 / omega, 2.0 * 5 * 3 / omega, 7.0 * omega,
-                omega * 1.0 * x[1] / (3.0 + x[1])]
+    expected = [
+        0.5 * 5 * 4 / omega,
+        2.0 * 5 * 3 / omega,
+        7.0 * omega,
+        omega * 1.0 * x[1] / (3.0 + x[1]),
+    ]
     np.testing.assert_allclose(a, expected, rtol=1e-14)
     # as Ω → ∞ with x fixed, propensities / Ω → the ODE velocities
     big = 1e9
@@ -119,7 +129,9 @@ def test_parameters_by_name():
     theta = model.parameters(kcat=5.0)
     assert theta[model.parameter_index("kcat")] == 5.0
     assert {k: float(v) for k, v in model.parameter_dict(theta).items()} == {
-        "kf": 1.0, "kr": 1.0, "kcat": 5.0
+        "kf": 1.0,
+        "kr": 1.0,
+        "kcat": 5.0,
     }
     assert model.species_index("P") == 3
 
@@ -134,17 +146,29 @@ def test_boundary_species_are_clamped():
 @pytest.mark.parametrize(
     "build, fragment",
     [
-        (lambda: Model({"A": 1.0}, [Reaction("A -> B", MassAction("k"))], {"k": 1.0}),
-         "unknown species 'B'"),
-        (lambda: Model({"A": 1.0}, [Reaction("A ->", "k * A * Q")], {"k": 1.0}),
-         r"unknown name\(s\) \['Q'\]"),
-        (lambda: Model({"A": 1.0}, [Reaction("A ->", lambda x, p: p["kk"] * x["A"])],
-                       {"k": 1.0}), "unknown name 'kk'"),
+        (
+            lambda: Model({"A": 1.0}, [Reaction("A -> B", MassAction("k"))], {"k": 1.0}),
+            "unknown species 'B'",
+        ),
+        (
+            lambda: Model({"A": 1.0}, [Reaction("A ->", "k * A * Q")], {"k": 1.0}),
+            r"unknown name\(s\) \['Q'\]",
+        ),
+        (
+            lambda: Model(
+                {"A": 1.0}, [Reaction("A ->", lambda x, p: p["kk"] * x["A"])], {"k": 1.0}
+            ),
+            "unknown name 'kk'",
+        ),
         (lambda: Model({"A": -1.0}, []), "negative initial value"),
-        (lambda: Model({"A": 1.0}, [Reaction("A + A -> 0", MassAction("k"))], {"k": 1.0}),
-         "names A twice"),
-        (lambda: Model({"A": 1.0}, [Reaction("A <-> 0", MassAction("k"))], {"k": 1.0}),
-         "needs MassAction"),
+        (
+            lambda: Model({"A": 1.0}, [Reaction("A + A -> 0", MassAction("k"))], {"k": 1.0}),
+            "names A twice",
+        ),
+        (
+            lambda: Model({"A": 1.0}, [Reaction("A <-> 0", MassAction("k"))], {"k": 1.0}),
+            "needs MassAction",
+        ),
         (lambda: Model({"A": 1.0}, [], {"A": 1.0}), "clashes"),
         (lambda: Model({"A": 1.0}, [Reaction("A ->")]), "no rate law"),
         (lambda: Model({"A": 1.0}, [], compartments={"c": 0.0}), "positive volume"),

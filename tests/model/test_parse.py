@@ -46,13 +46,24 @@ def test_formula_precedence_and_functions():
 
 
 def test_formula_names():
-    assert formula_names(parse_formula("kcat*E*S/(Km+S) + exp(-t)")) == {"kcat", "E", "S", "Km", "t"}
+    assert formula_names(parse_formula("kcat*E*S/(Km+S) + exp(-t)")) == {
+        "kcat",
+        "E",
+        "S",
+        "Km",
+        "t",
+    }
 
 
 @pytest.mark.parametrize(
     "text, fragment",
-    [("a +", "unexpected end"), ("a $ b", "unexpected"), ("foo(a)", "unknown function"),
-     ("max(a)", "takes 2"), ("(a + b", "unexpected end")],
+    [
+        ("a +", "unexpected end"),
+        ("a $ b", "unexpected"),
+        ("foo(a)", "unknown function"),
+        ("max(a)", "takes 2"),
+        ("(a + b", "unexpected end"),
+    ],
 )
 def test_bad_formulas(text, fragment):
     with pytest.raises(msjax.ParseError, match=fragment):

@@ -1,0 +1,28 @@
+import csv
+
+import numpy as np
+
+from msjax.cli import main
+
+
+def test_demo_writes_csv_and_png(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--t-end", "4000", "--points", "401"]) == 0
+    printed = capsys.readouterr().out
+    assert "oscillates" in printed and "period" in printed
+    rows = list(csv.reader((tmp_path / "mapk_cascade.csv").open()))
+    assert rows[0][:2] == ["time", "MKKK"] and len(rows) == 402
+    assert (tmp_path / "mapk_cascade.png").stat().st_size > 10_000
+
+
+def test_simulate_builtin_model_to_csv(tmp_path, capsys):
+    out = tmp_path / "bd.csv"
+    assert (
+        main(["simulate", "birth_death", "--t-end", "5", "--points", "6", "--out", str(out)]) == 0
+    )
+    table = np.loadtxt(out, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(table[:, 1], 10.0 * (1 - np.exp(-table[:, 0])), rtol=1e-5)
+
+
+def test_unknown_model_is_a_clear_error(capsys):
+    assert main(["simulate", "no_such_model", "--t-end", "1"]) == 2
+    assert "unknown built-in model 'no_such_model'" in capsys.readouterr().err
