@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli_tissue import add_tissue_command
+
 DEFAULT_OUT = "msjax-output"
 
 
@@ -127,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list the built-in models")
     models.set_defaults(run=run_models)
+
+    add_tissue_command(commands)
     return parser
 
 

@@ -15,14 +15,14 @@ import numpy as np
 
 
 def add_tissue_command(subparsers) -> argparse.ArgumentParser:
-    """Register `tissue` on an `argparse` subparsers object; `run_tissue` is its handler."""
+    """Register `tissue` on argparse subparsers; `run_tissue` is its handler (``args.run``)."""
     parser = subparsers.add_parser("tissue", help="run a built-in hybrid tissue example")
     parser.add_argument("example", choices=["chemotaxis", "tumour"], help="which example")
     parser.add_argument("--steps", type=int, default=200, help="number of tissue steps")
     parser.add_argument("--out", default="msjax-output", help="output folder")
     parser.add_argument("--snapshots", type=int, default=4, help="number of PNG snapshots")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.set_defaults(func=run_tissue)
+    parser.set_defaults(run=run_tissue)
     return parser
 
 

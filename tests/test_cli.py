@@ -26,3 +26,15 @@ def test_simulate_builtin_model_to_csv(tmp_path, capsys):
 def test_unknown_model_is_a_clear_error(capsys):
     assert main(["simulate", "no_such_model", "--t-end", "1"]) == 2
     assert "unknown built-in model 'no_such_model'" in capsys.readouterr().err
+
+
+def test_tissue_command_writes_snapshots_and_counts(tmp_path):
+    assert (
+        main(["tissue", "chemotaxis", "--steps", "10", "--snapshots", "1", "--out", str(tmp_path)])
+        == 0
+    )
+    rows = list(csv.DictReader((tmp_path / "chemotaxis.csv").open()))
+    assert rows and all(
+        int(r["count"]) == int(rows[0]["count"]) + int(r["births"]) - int(r["deaths"]) for r in rows
+    )
+    assert sorted(p.suffix for p in tmp_path.iterdir()).count(".png") >= 1

@@ -120,7 +120,7 @@ def test_tau_leap_internal_stationary_mean(birth_death):
     grid = sp.Grid((4, 4), spacing=1.0)
     n = 2000
     agents = sp.init_agents(grid, jnp.full((n, 2), 2.0), capacity=n, state=jnp.zeros((n, 1)))
-    theta = birth_death.parameters(k=10.0, g=1.0)
+    theta = birth_death.parameters(k=10.0, gamma=1.0)
     step = eqx.filter_jit(lambda a, k: sp.tau_leap_internal(a, birth_death, theta, 0.01, key=k))
     key = jax.random.PRNGKey(5)
     for i in range(800):
