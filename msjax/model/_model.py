@@ -83,31 +83,52 @@ class Reaction(eqx.Module):
         self.compartment = compartment
 
 
-class _Names(Mapping):
-    """Read-only name → value view that reports unknown names as a `ModelError`."""
+class _Env(Mapping):
+    """Name → value view of one state, read lazily (only the names a rate law uses are sliced
+    out of the arrays) and cached; unknown names are reported as a `ModelError`."""
 
-    def __init__(self, values: dict, where: str):
-        self._values = values
-        self._where = where
+    def __init__(self, model: "Model", t, x, theta):
+        self._arrays = {"species": x, "parameter": theta, "compartment": model.volumes}
+        self._kind_of = model._name_kinds
+        self._cache = {TIME: t}
+        self.where = "a rate law"
+        self.species = _View(self, "species")
+        self.others = _View(self, "parameter", "compartment", TIME)
 
     def __getitem__(self, name):
-        try:
-            return self._values[name]
-        except KeyError:
-            raise ModelError(f"{self._where} reads unknown name {name!r}") from None
+        if name not in self._cache:
+            try:
+                kind, index = self._kind_of[name]
+            except KeyError:
+                raise ModelError(f"{self.where} reads unknown name {name!r}") from None
+            self._cache[name] = self._arrays[kind][index]
+        return self._cache[name]
 
     def __iter__(self):
-        return iter(self._values)
+        return iter((*self._kind_of, TIME))
 
     def __len__(self):
-        return len(self._values)
+        return len(self._kind_of) + 1
 
 
-class _Env(_Names):
-    def __init__(self, species: dict, others: dict, where: str):
-        super().__init__({**species, **others}, where)
-        self.species = _Names(species, where)
-        self.others = _Names(others, where)
+class _View(Mapping):
+    """The part of an `_Env` of some kinds (species; or parameters, compartments and time)."""
+
+    def __init__(self, env: _Env, *kinds: str):
+        self._env = env
+        self._names = [n for n, (k, _) in env._kind_of.items() if k in kinds]
+        self._names += [TIME] if TIME in kinds else []
+
+    def __getitem__(self, name):
+        if name not in self._names:
+            raise ModelError(f"{self._env.where} reads unknown name {name!r}")
+        return self._env[name]
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self):
+        return len(self._names)
 
 
 class _Channel(eqx.Module):
@@ -356,34 +377,57 @@ class Model(eqx.Module):
 
     # --- numerics ------------------------------------------------------------------------
 
-    def _env(self, t, x, theta, where: str) -> _Env:
-        species = dict(zip(self.species_names, x, strict=True))
-        others = {
-            **dict(zip(self.parameter_names, theta, strict=True)),
-            **dict(zip(self.compartment_names, self.volumes, strict=True)),
-            TIME: t,
-        }
-        return _Env(species, others, where)
+    @property
+    def _name_kinds(self) -> dict[str, tuple[str, int]]:
+        kinds = {}
+        for kind, names in (
+            ("species", self.species_names),
+            ("parameter", self.parameter_names),
+            ("compartment", self.compartment_names),
+        ):
+            kinds.update({name: (kind, i) for i, name in enumerate(names)})
+        return kinds
+
+    @property
+    def _one_compartment(self) -> bool:
+        """All species and reactions share one compartment: volumes cancel in the rhs."""
+        return len({*self.species_compartments, *self.reaction_compartments}) <= 1
+
+    def _rate_list(self, t, x, theta) -> list:
+        env = _Env(self, t, x, theta)
+        rates = []
+        for channel in self.channels:
+            env.where = f"rate law of reaction {channel.name}"
+            rate = channel.rate(env, channel.reactants, channel.products)
+            rates.append(jnp.asarray(rate, dtype=x.dtype))
+        return rates
 
     def rates(self, t: Scalar, x: State, theta: Params) -> Float[Array, " reactions"]:
         """Reaction velocities ``v(x, θ)`` [R], concentration per time in each compartment."""
-        rates = [
-            channel.rate(
-                self._env(t, x, theta, f"rate law of reaction {channel.name}"),
-                channel.reactants,
-                channel.products,
-            )
-            for channel in self.channels
-        ]
-        if not rates:
-            return jnp.zeros((0,), dtype=x.dtype)
-        return jnp.stack([jnp.asarray(r, dtype=x.dtype) for r in rates])
+        rates = self._rate_list(t, x, theta)
+        return jnp.stack(rates) if rates else jnp.zeros((0,), dtype=x.dtype)
 
     def rhs(self, t: Scalar, x: State, theta: Params) -> Float[Array, " species"]:
-        """The vector field ``dx/dt = Σ_r N_sr V_r v_r / V_s`` [S]."""
-        flux = self.rates(t, x, theta) * self.volumes[np.asarray(self.reaction_compartments)]
-        stoichiometry = jnp.asarray(self.stoichiometry, dtype=x.dtype)
-        return (stoichiometry @ flux) / self.volumes[np.asarray(self.species_compartments)]
+        """The vector field ``dx/dt = Σ_r N_sr V_r v_r / V_s`` [S].
+
+        Written out as sums over each species' non-zero stoichiometry (a small traced graph,
+        which matters for the per-step cost of solvers); volumes are skipped when there is
+        one compartment.
+        """
+        flux = self._rate_list(t, x, theta)
+        if not self._one_compartment:
+            flux = [
+                f * self.volumes[c] for f, c in zip(flux, self.reaction_compartments, strict=True)
+            ]
+        zero = jnp.zeros((), dtype=x.dtype)
+        dxdt = []
+        for row in self.stoichiometry:
+            terms = [flux[r] * int(row[r]) if row[r] != 1 else flux[r] for r in np.flatnonzero(row)]
+            dxdt.append(sum(terms[1:], terms[0]) if terms else zero)
+        dxdt = jnp.stack(dxdt)
+        if self._one_compartment:
+            return dxdt
+        return dxdt / self.volumes[np.asarray(self.species_compartments)]
 
     def jacobian(self, t: Scalar, x: State, theta: Params) -> Float[Array, "species species"]:
         """``∂(dx/dt)/∂x`` [S, S], exact by forward-mode autodiff."""
@@ -405,6 +449,7 @@ class Model(eqx.Module):
         n = jnp.asarray(n, dtype=theta.dtype)
         size = omega * self.volumes
         x = n / size[np.asarray(self.species_compartments)]
+        env = _Env(self, t, x, theta)
         propensities = []
         for channel, c in zip(self.channels, self.reaction_compartments, strict=True):
             if channel.net:
@@ -412,7 +457,7 @@ class Model(eqx.Module):
                     f"reaction {channel.name} is reversible with a net rate law; stochastic "
                     "methods need two irreversible reactions (or MassAction(forward, reverse))"
                 )
-            env = self._env(t, x, theta, f"rate law of reaction {channel.name}")
+            env.where = f"rate law of reaction {channel.name}"
             if isinstance(channel.rate, MassAction):
                 order = sum(channel.reactants.values())
                 a = env[channel.rate.forward] * size[c] ** (1 - order)
