@@ -37,6 +37,11 @@ from .model import MichaelisMenten as MichaelisMenten
 from .model import Model as Model
 from .model import Reaction as Reaction
 from .model import Species as Species
+from .stochastic import CLE as CLE
+from .stochastic import EnsembleStats as EnsembleStats
+from .stochastic import Gillespie as Gillespie
+from .stochastic import TauLeap as TauLeap
+from .stochastic import ensemble_stats as ensemble_stats
 
 # float64 by default (DESIGN.md §4.6): stiff solves and Fisher spectra spanning many decades
 # need it. float32 stays available as an explicit dtype choice. (No array is created at import.)

@@ -15,6 +15,8 @@ class RESULTS(diffrax.RESULTS):  # pyright: ignore[reportGeneralTypeIssues]
     nonfinite_state = "The state became NaN or infinite (check rate laws and parameters)."
     negative_state = "A species became negative beyond the solver tolerance."
     capacity_exceeded = "A fixed-capacity buffer ran out of room."
+    invalid_counts = "Initial counts round(Ω·V·x) are negative or not integers."
+    invalid_propensity = "A propensity became negative or NaN."
     singular_jacobian = "The Jacobian is singular: the steady state is not isolated."
     no_steady_state = "No steady state was found (Newton and integration both failed)."
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli_ensemble import add_ensemble_command
 from .cli_tissue import add_tissue_command
 
 DEFAULT_OUT = "msjax-output"
@@ -51,7 +52,10 @@ def _plot(solution, species: list[str], path: Path, title: str) -> None:
 
 
 def run_demo(args) -> int:
-    """The main job on the built-in example: the MAPK cascade (Kholodenko 2000)."""
+    """The main job on the built-in examples: the MAPK cascade (Kholodenko 2000), then the
+    telegraph gene as a stochastic ensemble beside its ODE."""
+    from msjax.stochastic import telegraph_demo
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print("msjax demo: MAPK cascade with negative feedback (Kholodenko 2000)")
@@ -80,6 +84,8 @@ def run_demo(args) -> int:
     solution.to_csv(csv)
     _plot(solution, ["MKKK_P", "MKK_PP", "MAPK_PP"], png, "MAPK cascade (Kholodenko 2000)")
     print(f"  wrote {csv} and {png}")
+    print("msjax demo: telegraph gene, 10,000 Gillespie trajectories next to the ODE")
+    telegraph_demo(out)
     return 0
 
 
@@ -130,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the built-in models")
     models.set_defaults(run=run_models)
 
+    add_ensemble_command(commands)
     add_tissue_command(commands)
     return parser
 
