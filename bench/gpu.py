@@ -30,7 +30,7 @@ def timed(fn):
     return time.perf_counter() - start
 
 
-def ode_cases() -> list[dict]:
+def ode_cases(sizes=(1_000, 10_000, 100_000)) -> list[dict]:
     records = []
     cases = [
         ("MAPK cascade, Tsit5", msjax.models.mapk_cascade(), 3000.0, msjax.ODE.nonstiff()),
@@ -38,7 +38,7 @@ def ode_cases() -> list[dict]:
     ]
     for label, model, t_end, method in cases:
         ts = jnp.linspace(0.0, t_end, 300)
-        for n in (1_000, 10_000, 100_000):
+        for n in sizes:
             factors = jnp.exp(
                 0.1 * jax.random.normal(jax.random.key(n), (n, len(model.parameter_names)))
             )
