@@ -42,13 +42,15 @@ def as_state(model, y0) -> jax.Array:
             f"y0 has shape {y0.shape}; expected [{len(model.species_names)}] or "
             f"[batch, {len(model.species_names)}] ordered as {list(model.species_names)}"
         )
+    species = np.asarray(model.species_state_indices, dtype=int)
     if not isinstance(y0, jax.core.Tracer):
-        negative = np.flatnonzero(np.any(np.asarray(y0).reshape(-1, y0.shape[-1]) < 0, axis=0))
+        values = np.asarray(y0).reshape(-1, y0.shape[-1])[:, species]
+        negative = species[np.any(values < 0, axis=0)]
         if negative.size:
             names = [model.species_names[i] for i in negative]
             raise ModelError(f"initial values must be non-negative; negative: {names}")
     else:
-        y0 = eqx.error_if(y0, jnp.any(y0 < 0), "initial values must be non-negative")
+        y0 = eqx.error_if(y0, jnp.any(y0[..., species] < 0), "initial values must be non-negative")
     return y0
 
 

@@ -89,7 +89,14 @@ def run_demo(args) -> int:
     return 0
 
 
+MODEL_FILE_SUFFIXES = (".xml", ".sbml", ".ant")
+
+
 def run_simulate(args) -> int:
+    if Path(args.model).suffix.lower() in MODEL_FILE_SUFFIXES:
+        from .cli_sbml import run_simulate_file
+
+        return run_simulate_file(args)
     model, solution, seconds = _simulate_builtin(args.model, args.t_end, args.points)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -126,8 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--points", type=int, default=601)
     demo.set_defaults(run=run_demo)
 
-    simulate = commands.add_parser("simulate", help="simulate a built-in model to a CSV")
-    simulate.add_argument("model", help="a built-in model name (see `msjax models`)")
+    simulate = commands.add_parser(
+        "simulate", help="simulate a built-in model, an SBML or an Antimony file to a CSV"
+    )
+    simulate.add_argument(
+        "model", help="a built-in model name (see `msjax models`) or a .xml/.sbml/.ant file"
+    )
     simulate.add_argument("--t-end", type=float, required=True)
     simulate.add_argument("--points", type=int, default=101)
     simulate.add_argument("--out", default=f"{DEFAULT_OUT}/simulation.csv")

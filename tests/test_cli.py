@@ -38,3 +38,27 @@ def test_tissue_command_writes_snapshots_and_counts(tmp_path):
         int(r["count"]) == int(rows[0]["count"]) + int(r["births"]) - int(r["deaths"]) for r in rows
     )
     assert sorted(p.suffix for p in tmp_path.iterdir()).count(".png") >= 1
+
+
+def test_simulate_sbml_file_to_csv(tmp_path):
+    case = "../shared/testdata/sbml-semantic/00001"
+    out = tmp_path / "case.csv"
+    assert (
+        main(
+            [
+                "simulate",
+                f"{case}/00001-sbml-l3v2.xml",
+                "--t-end",
+                "5",
+                "--points",
+                "51",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    ours = np.loadtxt(out, delimiter=",", skiprows=1)
+    expected = np.loadtxt(f"{case}/00001-results.csv", delimiter=",", skiprows=1)
+    # the suite reports S1, S2 in amounts; the compartment has volume 1
+    np.testing.assert_allclose(ours[:, 1:3], expected[:, 1:3], rtol=1e-5, atol=1e-10)

@@ -81,21 +81,21 @@ class ODE(AbstractMethod):
 # ``event_assign(e, values [K], y) -> y`` and ``events`` (each with ``persistent``,
 # ``use_values_from_trigger_time``, ``initial_value``).
 #
-# The solve runs segment by segment. Each relation's root function is watched for the
-# crossing that would flip its tracked truth value (diffrax events, located by Newton on the
-# dense output); at a crossing, triggers that went false → true fire, and the events execute
-# one at a time in priority order, re-evaluating triggers after each (persistence, cascades).
+# The solve runs segment by segment. The relations' root functions are watched for the first
+# crossing that would flip a tracked truth value (one diffrax event on max_i s_i g_i, located
+# by Newton on the dense output); at a crossing, triggers that went false → true fire, and the
+# events execute one at a time in priority order, re-evaluating triggers after each
+# (persistence, cascades). Reverse-mode gradients do not pass the event loop (a while loop):
+# use diffrax.ForwardMode() or jax.jacfwd for models with events.
 
 _MAX_SEGMENTS = 1000
 _MAX_CASCADE = 100
 
 
-def _flip_root(i):
-    def cond_fn(t, y, args, **kwargs):
-        model, theta, sign = args
-        return sign[i] * model.event_roots(t, y, theta)[i]
-
-    return cond_fn
+def _first_flip(t, y, args, **kwargs):
+    """``max_i s_i g_i``: crosses zero upwards when the first relation flips (s_i = ±1)."""
+    model, theta, sign = args
+    return jnp.max(sign * model.event_roots(t, y, theta))
 
 
 def _update_atoms(model, theta, t, y_old, y_new, atoms):
@@ -147,9 +147,8 @@ def _solve_with_events(method, model, ts, theta, y0) -> Solution:
     before = jnp.asarray([e.initial_value for e in model.events])
     y, atoms, triggers = _execute(model, theta, t0, y0, atoms, triggers, before < triggers, values)
 
-    cond_fns = [_flip_root(i) for i in range(n_atoms)]
     event = (
-        diffrax.Event(cond_fns, optx.Newton(rtol=1e-12, atol=1e-12), direction=True)
+        diffrax.Event(_first_flip, optx.Newton(rtol=1e-12, atol=1e-12), direction=True)
         if n_atoms
         else None
     )
@@ -172,26 +171,29 @@ def _solve_with_events(method, model, ts, theta, y0) -> Solution:
             dt0=method.dt0,
             y0=y,
             args=(model, theta, sign),
-            saveat=diffrax.SaveAt(ts=jnp.clip(ts, t, t_end), t1=True),
+            saveat=diffrax.SaveAt(
+                subs=[diffrax.SubSaveAt(ts=jnp.clip(ts, t, t_end)), diffrax.SubSaveAt(t1=True)]
+            ),
             stepsize_controller=controller,
             max_steps=method.max_steps,
             event=event,
             throw=False,
         )
-        t_stop, y_stop = solution.ts[-1], solution.ys[-1]
+        t_stop, y_stop = solution.ts[1][0], solution.ys[1][0]
         happened = solution.result == diffrax.RESULTS.event_occurred
         ok = (solution.result == diffrax.RESULTS.successful) | happened
         # Save points before the event belong to this segment; one at the event (within
         # rounding) already shows the state after it.
         last = jnp.where(happened, t_stop - 1e-11 * scale, jnp.inf)
         keep = (ts >= t) & (ts < last)
-        ys = jnp.where(keep[:, None], solution.ys[:-1], ys)
+        ys = jnp.where(keep[:, None], solution.ys[0], ys)
         if n_atoms:
-            mask = jnp.stack([jnp.asarray(m) for m in solution.event_mask])
-            g_start = model.event_roots(t, y, theta)
-            g_stop = model.event_roots(t_stop, y_stop, theta)
-            crossed = (sign * g_start <= 0) & (sign * g_stop > 0)
-            flip = happened & (mask | crossed)
+            # At the root max_i s_i g_i = 0: the relations at (or within rounding of) zero
+            # flipped; several flip together when they cross at the same time.
+            h_start = sign * model.event_roots(t, y, theta)
+            h_stop = sign * model.event_roots(t_stop, y_stop, theta)
+            near = h_stop > -1e-9 * (1.0 + jnp.abs(h_start))
+            flip = happened & near & (h_start <= 0)
             atoms = jnp.where(flip, ~atoms, atoms)
         new_triggers, _, values = model.event_state(t_stop, y_stop, theta, atoms)
         fired = happened & ~triggers & new_triggers

@@ -311,6 +311,11 @@ class Model(eqx.Module):
 
     # --- names and indices -------------------------------------------------------------
 
+    @property
+    def species_state_indices(self) -> tuple[int, ...]:
+        """State columns that are species, which must stay non-negative: all of them."""
+        return tuple(range(len(self.species_names)))
+
     def species_index(self, name: str) -> int:
         """Index of a species in state vectors."""
         return _index(self.species_names, name, "species")

@@ -1,0 +1,131 @@
+"""What `Problem` needs from a model, for `msjax.Model` and SBML's `RuleModel` alike."""
+
+import diffrax
+import jax
+import jax.numpy as jnp
+
+from .._solution import RESULTS
+from ..deterministic._ode import _vector_field
+from ..deterministic._steady import _acceptable, _constraints, _newton
+from ._errors import InferenceError
+
+
+def is_rule_model(model) -> bool:
+    return hasattr(model, "definitions") and hasattr(model, "state_names")
+
+
+class _ModelEnv:
+    """Name → value at ``(t, y, θ)``: species concentrations, parameters, compartments, time."""
+
+    def __init__(self, model, t, y, theta, extra):
+        self.model, self.t, self.y, self.theta, self.extra = model, t, y, theta, extra
+        self.rule_env = model._env(t, y, theta) if is_rule_model(model) else None
+
+    def __getitem__(self, name):
+        model = self.model
+        if name in ("time", "t"):
+            return self.t
+        if self.rule_env is not None and name in self.rule_env:
+            return self.rule_env[name]
+        if name in model.species_names:
+            return self.y[model.species_names.index(name)]
+        if name in model.parameter_names:
+            return self.theta[model.parameter_names.index(name)]
+        compartments = getattr(model, "compartment_names", ())
+        if name in compartments:
+            return model.volumes[compartments.index(name)]
+        if name in self.extra:
+            return self.extra[name]
+        raise InferenceError(f"an observable reads unknown name {name!r}")
+
+
+def observation_env(model, t, y, theta, extra):
+    """A mapping for observable formulas; ``extra`` holds problem parameters by id."""
+    return _ModelEnv(model, t, y, theta, extra)
+
+
+def known_names(model) -> set[str]:
+    names = {*model.species_names, *model.parameter_names, "time", "t"}
+    names |= set(getattr(model, "compartment_names", ()))
+    if is_rule_model(model):
+        names |= {name for name, _ in model.definitions}
+        names |= {name for name, *_ in model.species}
+        names |= {name for name, _ in model.symbols}
+    return names
+
+
+def species_names(model) -> tuple[str, ...]:
+    """Species that conditions may set (initial values)."""
+    if is_rule_model(model):
+        return tuple(name for name, *_ in model.species)
+    return tuple(model.species_names)
+
+
+def set_species(model, y, theta, name, value):
+    """``y`` [S] with species ``name`` set to ``value`` (a concentration, or an amount where
+    SBML says hasOnlySubstanceUnits), converted to the model's state variable."""
+    if not is_rule_model(model):
+        return y.at[model.species_names.index(name)].set(value)
+    from ..model._sbml_model import _JNP
+
+    if name not in model.state_names:
+        raise InferenceError(f"species {name!r} is not a state variable (an assignment rule?)")
+    amount_ast = next(a for n, a, _ in model.species if n == name)
+    env = {name: value}
+    # A species' state is its amount unless a rate rule integrates its concentration.
+    amount = _JNP.num(_JNP(amount_ast, env, 0.0, y, theta))
+    index = model.state_names.index(name)
+    return y.at[index].set(jnp.asarray(amount, dtype=y.dtype))
+
+
+def steady_state(model, method, theta, y0):
+    """Steady state reached from ``y0``: Newton + IFT for `Model`, integration otherwise.
+
+    Returns ``(x [S], ok)``.
+    """
+    if not is_rule_model(model):
+        # Integrate (no derivative), polish by Newton on N v = 0 with the conservation laws
+        # (optimistix: derivatives by the implicit function theorem, forward or reverse).
+        guess, ok_int = _integrate(
+            model, method, jax.lax.stop_gradient(theta), jax.lax.stop_gradient(y0), stop=True
+        )
+        constraints = _constraints(model)
+        totals = constraints.laws @ model.amounts(y0)
+        args = (model, theta, constraints, totals, y0)
+        newton = _newton(guess, args, 1e-10, 1e-12, 100)
+        ok = _acceptable(newton, 1e-12)
+        return jnp.where(ok, newton.value, guess), ok
+    return _integrate(model, method, theta, y0, stop=False)
+
+
+def _integrate(model, method, theta, y0, stop):
+    rtol, atol = min(method.rtol, 1e-8), min(method.atol, 1e-10)
+    adjoint = diffrax.ForwardMode() if stop else method.adjoint
+    solution = diffrax.diffeqsolve(
+        diffrax.ODETerm(_vector_field),
+        method.solver,
+        t0=0.0,
+        t1=jnp.inf,
+        dt0=None,
+        y0=y0,
+        args=(model, theta),
+        saveat=diffrax.SaveAt(t1=True),
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        event=diffrax.Event(diffrax.steady_state_event(rtol=rtol, atol=atol)),
+        max_steps=method.max_steps,
+        adjoint=adjoint,
+        throw=False,
+    )
+    x = solution.ys[-1]
+    ok = (solution.result == diffrax.RESULTS.event_occurred) & jnp.all(jnp.isfinite(x))
+    return jnp.where(ok, x, y0), ok
+
+
+def solve(model, method, ts, theta, y0):
+    """Trajectory [T, S] at ``ts`` [T] (``ts[0]`` the start) and a success flag."""
+    solution = method.solve(model, ts, theta, y0)
+    return solution.ys, solution.result == RESULTS.successful
+
+
+def map_batched(fn, *args):
+    return jax.vmap(fn)(*args)

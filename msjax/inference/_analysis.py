@@ -1,0 +1,445 @@
+"""Sensitivities, Fisher information, sloppiness, identifiability, prediction uncertainty."""
+
+import math
+from fractions import Fraction
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._types import Array, Float
+from ..deterministic import ODE
+from ._errors import InferenceError
+from ._fit import _clip, _objective, latin_hypercube
+from ._problem import Problem
+
+# --- sensitivities ---------------------------------------------------------------------------
+
+
+@eqx.filter_jit
+def _observable_jacobian(problem: Problem, theta):
+    def h_and_sigma(t):
+        h, sigma, ok = problem.predict(t)
+        return (h, jnp.log(sigma)), ok
+
+    (dh, dls), ok = jax.jacfwd(h_and_sigma, has_aux=True)(theta)
+    h, sigma, _ = problem.predict(theta)
+    return h, sigma, dh, dls, ok
+
+
+def sensitivities(problem: Problem, theta, *, normalise: bool = False):
+    """Sensitivities of the simulated observables at every measurement, by forward mode.
+
+    **Arguments:** ``theta`` [E] on the parameter scale; ``normalise``: return
+    ``d log h / d log θ`` (relative sensitivities) instead of ``dh/dθ_scale``.
+
+    **Returns:** ``(h [M], S [M, E])`` with ``S_ij = ∂h_i/∂θ_j`` (θ on its scale) or, if
+    normalised, ``∂ log h_i / ∂ log θ_j``.
+    """
+    forward = problem.with_adjoint(_forward_adjoint())
+    h, _, dh, _, ok = _observable_jacobian(forward, jnp.asarray(theta, dtype=float))
+    if not bool(ok):
+        raise InferenceError("sensitivities: a simulation failed at these parameters")
+    if not normalise:
+        return h, dh
+    # ∂θ_lin/∂θ_scale: lin → 1, log → θ, log10 → θ ln 10; so ∂/∂log θ = θ ∂/∂θ_lin
+    lin = jnp.take(problem.linear_parameters(theta), problem.estimated)
+    dlin = jnp.where(
+        problem.codes == 0, 1.0, jnp.where(problem.codes == 1, lin, lin * math.log(10))
+    )
+    return h, dh / dlin[None, :] * lin[None, :] / h[:, None]
+
+
+def _forward_adjoint():
+    import diffrax
+
+    return diffrax.ForwardMode()
+
+
+def fisher_information(problem: Problem, theta) -> Float[Array, "estimated estimated"]:
+    """Expected Fisher information [E, E] on the parameter scale.
+
+    ``F = Σ_i I_μ,i ∇h_i ∇h_iᵀ + I_σ,i ∇log σ_i ∇log σ_iᵀ`` with each noise model's
+    information about its mean and log-scale (Gaussian: ``F = JᵀΣ⁻¹J + 2 ∇logσ ∇logσᵀ``);
+    ``J`` is exact, from forward-mode autodiff.
+    """
+    forward = problem.with_adjoint(_forward_adjoint())
+    theta = jnp.asarray(theta, dtype=float)
+    h, sigma, dh, dls, ok = _observable_jacobian(forward, theta)
+    if not bool(ok):
+        raise InferenceError("fisher_information: a simulation failed at these parameters")
+    fim = jnp.zeros((theta.shape[0],) * 2, dtype=theta.dtype)
+    for o, rows in zip(problem.observables, problem.rows, strict=True):
+        if rows.shape[0] == 0:
+            continue
+        i_mu, i_ls = o.noise_model.fisher(h[rows], sigma[rows])
+        i_mu = jnp.broadcast_to(jnp.asarray(i_mu, dtype=theta.dtype), rows.shape)
+        i_ls = jnp.broadcast_to(jnp.asarray(i_ls, dtype=theta.dtype), rows.shape)
+        fim = fim + (dh[rows] * i_mu[:, None]).T @ dh[rows]
+        fim = fim + (dls[rows] * i_ls[:, None]).T @ dls[rows]
+    return 0.5 * (fim + fim.T)
+
+
+# --- sloppiness ------------------------------------------------------------------------------
+
+
+class Sloppiness(eqx.Module):
+    """The eigen-decomposition of a Fisher information matrix (Gutenkunst et al. 2007).
+
+    **Fields:** ``eigenvalues`` [E] descending; ``eigenvectors`` [E, E] (columns);
+    ``parameter_ids``; ``stiff`` [E] (eigenvalue ≥ ``threshold`` × largest).
+    """
+
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    parameter_ids: tuple[str, ...] = eqx.field(static=True)
+    stiff: np.ndarray
+    threshold: float = eqx.field(static=True)
+
+    @property
+    def decades(self) -> float:
+        """Decades spanned by the positive spectrum."""
+        positive = self.eigenvalues[self.eigenvalues > 0]
+        return float(np.log10(positive[0] / positive[-1])) if positive.size > 1 else 0.0
+
+    def combination(self, k: int, tol: float = 0.1) -> str:
+        """Eigenvector ``k`` as a named combination, e.g. ``k1^0.71 · k2^-0.70`` (on log scales
+        a direction in θ is a product of powers)."""
+        return _combination(self.eigenvectors[:, k], self.parameter_ids, tol)
+
+    def table(self) -> str:
+        """One line per eigenvalue: value, stiff/sloppy, combination."""
+        lines = [f"FIM spectrum over {self.decades:.1f} decades"]
+        for k, value in enumerate(self.eigenvalues):
+            kind = "stiff " if self.stiff[k] else "sloppy"
+            lines.append(f"  λ{k + 1:<3d} {value: .3e}  {kind}  {self.combination(k)}")
+        return "\n".join(lines)
+
+
+def _combination(vector, names, tol=0.1, exact=False) -> str:
+    vector = np.asarray(vector, dtype=float)
+    big = np.abs(vector) >= tol * np.max(np.abs(vector))
+    if exact:
+        smallest = np.min(np.abs(vector[big]))
+        vector = vector / smallest * np.sign(vector[np.argmax(np.abs(vector))])
+    terms = []
+    for name, v in zip(names, vector, strict=True):
+        if abs(v) < tol * np.max(np.abs(vector)):
+            continue
+        if exact:
+            frac = Fraction(float(v)).limit_denominator(6)
+            power = "" if frac == 1 else f"^{frac}" if frac.denominator == 1 else f"^({frac})"
+            terms.append(f"{name}{power}")
+        else:
+            terms.append(f"{name}^{v:.2f}")
+    return " · ".join(terms)
+
+
+def sloppiness(fim, parameter_ids=None, *, threshold: float = 1e-3) -> Sloppiness:
+    """Eigenvalues (descending), eigenvectors and stiff/sloppy split of ``fim`` [E, E].
+
+    ``stiff``: eigenvalues within ``threshold`` (default 3 decades) of the largest.
+    """
+    fim = np.asarray(fim, dtype=float)
+    values, vectors = np.linalg.eigh(0.5 * (fim + fim.T))
+    order = np.argsort(values)[::-1]
+    values, vectors = values[order], vectors[:, order]
+    # sign convention: largest component positive
+    signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(vectors.shape[1])])
+    vectors = vectors * np.where(signs == 0, 1.0, signs)
+    names = (
+        tuple(parameter_ids)
+        if parameter_ids is not None
+        else tuple(f"θ{i}" for i in range(fim.shape[0]))
+    )
+    stiff = values >= threshold * values[0]
+    return Sloppiness(values, vectors, names, stiff, threshold)
+
+
+# --- structural identifiability --------------------------------------------------------------
+
+
+class StructuralIdentifiability(eqx.Module):
+    """Rank of the sensitivity matrix at random points and its null space.
+
+    **Fields:** ``rank``; ``n_parameters``; ``singular_values`` [n_points, E];
+    ``null_space`` [E, E − rank] (columns, on log parameters); ``non_identifiable``:
+    parameter ids touched by the null space; ``identifiable_combinations``: for those
+    parameters, the products of powers that the data determine (e.g. ``"k1 · k2"``);
+    ``parameter_ids``.
+    """
+
+    rank: int = eqx.field(static=True)
+    n_parameters: int = eqx.field(static=True)
+    singular_values: np.ndarray
+    null_space: np.ndarray
+    non_identifiable: tuple[str, ...] = eqx.field(static=True)
+    identifiable_combinations: tuple[str, ...] = eqx.field(static=True)
+    parameter_ids: tuple[str, ...] = eqx.field(static=True)
+
+    @property
+    def identifiable(self) -> bool:
+        return self.rank == self.n_parameters
+
+    def report(self) -> str:
+        if self.identifiable:
+            return f"all {self.n_parameters} parameters are structurally identifiable"
+        lines = [
+            f"rank {self.rank} of {self.n_parameters}: not identifiable: "
+            f"{', '.join(self.non_identifiable)}"
+        ]
+        for combo in self.identifiable_combinations:
+            lines.append(f"  only {combo} is identifiable")
+        return "\n".join(lines)
+
+
+def _dense_problem(problem: Problem, n_times: int) -> Problem:
+    """The same problem measured noise-free on a dense grid: every observable at ``n_times``
+    times per experiment (up to its last measured time)."""
+
+    rows = []
+    seen = set()
+    for m in problem.measurements:
+        key = (m.observable, m.condition, m.preequilibration)
+        if key in seen:
+            continue
+        seen.add(key)
+        t_end = max(
+            (
+                x.time
+                for x in problem.measurements
+                if (x.observable, x.condition, x.preequilibration) == key and math.isfinite(x.time)
+            ),
+            default=1.0,
+        )
+        for t in np.linspace(0.0, t_end, n_times)[1:]:
+            rows.append(m._replace(time=float(t), value=1.0))
+    return problem.with_measurements(rows)
+
+
+def structural_identifiability(
+    problem: Problem,
+    *,
+    key,
+    n_points: int = 3,
+    n_times: int = 40,
+    rtol: float = 1e-7,
+) -> StructuralIdentifiability:
+    """Structural (local, numerical) identifiability from the sensitivity rank.
+
+    At ``n_points`` random parameter points (Latin hypercube in the bounds) the noise-free
+    observables on a dense time grid (``n_times`` per experiment and observable) are
+    differentiated w.r.t. the log parameters; the rank of that sensitivity matrix
+    (singular values above ``rtol`` × largest, at tight solver tolerances) is the number of
+    identifiable directions, and its null space names what the data cannot tell apart
+    (e.g. only the product ``k1·k2`` when ``k1`` and ``k2`` enter only as ``k1 k2``).
+    """
+    dense = _dense_problem(problem, n_times).with_method(
+        ODE(rtol=1e-11, atol=1e-13, adjoint=_forward_adjoint())
+    )
+    points = latin_hypercube(problem.lower, problem.upper, n_points, key=key)
+    log_factor = jnp.where(
+        problem.codes == 0, 1.0, jnp.where(problem.codes == 1, 1.0, math.log(10))
+    )
+    svals, nulls, ranks = [], [], []
+    for theta in points:
+        h, _, dh, _, ok = _observable_jacobian(dense, theta)
+        if not bool(ok):
+            continue
+        lin = jnp.take(dense.linear_parameters(theta), dense.estimated)
+        # d/dlog θ: log scales → divide by ln(10) for log10; lin scale → multiply by θ
+        jac = jnp.where(problem.codes == 0, dh * lin[None, :], dh / log_factor[None, :])
+        jac = np.asarray(jac) / np.maximum(np.abs(np.asarray(h)), 1e-12)[:, None]
+        _, s, vt = np.linalg.svd(jac, full_matrices=True)
+        s_full = np.zeros(jac.shape[1])
+        s_full[: s.size] = s
+        rank = int(np.sum(s_full > rtol * s_full[0]))
+        svals.append(s_full)
+        ranks.append(rank)
+        nulls.append(vt[rank:].T)
+    if not ranks:
+        raise InferenceError("structural_identifiability: every simulation failed")
+    rank = max(ranks)
+    null = nulls[ranks.index(rank)]
+    ids = problem.parameter_ids
+    touched = np.any(np.abs(null) > 1e-3, axis=1) if null.size else np.zeros(len(ids), bool)
+    combos = []
+    if null.size:
+        sub = np.flatnonzero(touched)
+        # identifiable directions among the touched parameters: orthogonal to the null space
+        basis = np.eye(len(ids))[:, sub]
+        projector = basis - null @ (null.T @ basis)
+        u, s, _ = np.linalg.svd(projector, full_matrices=False)
+        for k in range(int(np.sum(s > 1e-6))):
+            combos.append(_combination(u[:, k], ids, tol=1e-3, exact=True))
+    return StructuralIdentifiability(
+        rank=rank,
+        n_parameters=len(ids),
+        singular_values=np.asarray(svals),
+        null_space=null,
+        non_identifiable=tuple(ids[i] for i in np.flatnonzero(touched)),
+        identifiable_combinations=tuple(combos),
+        parameter_ids=ids,
+    )
+
+
+# --- profile likelihood -----------------------------------------------------------------------
+
+
+class Profile(eqx.Module):
+    """Profile likelihoods; per profiled parameter ``values`` [2n+1] (its scale), ``nllh``
+    [2n+1], ``ci`` (lower, upper; ±inf where the profile stays below the threshold),
+    ``flat`` (neither side crosses: practically non-identifiable)."""
+
+    parameter_ids: tuple[str, ...] = eqx.field(static=True)
+    values: np.ndarray  # [K, 2n+1]
+    nllh: np.ndarray  # [K, 2n+1]
+    xs: np.ndarray  # [K, 2n+1, E]
+    ci: np.ndarray  # [K, 2]
+    flat: np.ndarray  # [K]
+    threshold: float = eqx.field(static=True)
+
+
+@eqx.filter_jit
+def _profile_step(problem, index, value, x0, steps):
+    """Minimise nllh over all parameters but ``index`` (fixed at ``value``); warm start ``x0``."""
+    import optax
+
+    objective = _objective(problem)
+    mask = jnp.arange(x0.shape[0]) != index
+
+    def f(z):
+        return objective(_clip(problem, jnp.where(mask, z, value)))
+
+    opt = optax.lbfgs()
+    x = jnp.where(mask, x0, value)
+    with jax.numpy_dtype_promotion("standard"):
+        state = opt.init(x)
+        value_and_grad = optax.value_and_grad_from_state(f)
+
+        def body(_, carry):
+            x, state = carry
+            v, g = value_and_grad(x, state=state)
+            g = jnp.where(mask & jnp.isfinite(g), g, 0.0)
+            updates, state = opt.update(g, state, x, value=v, grad=g, value_fn=f)
+            x = jnp.where(mask, _clip(problem, x + updates), value)
+            return x, state
+
+        x, state = jax.lax.fori_loop(0, steps, body, (x, state))
+    return x, f(x)
+
+
+def profile(
+    problem: Problem,
+    theta_hat,
+    parameters=None,
+    *,
+    n_points: int = 10,
+    width: float = 2.0,
+    steps: int = 30,
+    confidence: float = 0.95,
+) -> Profile:
+    """Profile likelihoods of ``parameters`` (default all) around the optimum ``theta_hat``.
+
+    Each profile walks ``n_points`` steps to each side (up to ``width`` on the parameter
+    scale, within bounds), re-optimising the other parameters by L-BFGS warm-started from the
+    previous point; all profiles and both directions advance together in one vmapped program.
+    Likelihood-ratio intervals: ``nllh ≤ min + χ²₁(confidence)/2`` (1.92 at 95 %), crossings
+    interpolated linearly; a profile that never crosses on either side is ``flat``.
+    """
+    from scipy.stats import chi2
+
+    theta_hat = jnp.asarray(theta_hat, dtype=float)
+    ids = problem.parameter_ids
+    names = list(ids) if parameters is None else list(parameters)
+    index = np.asarray([ids.index(n) for n in names])
+    lower = np.asarray(problem.lower)[index]
+    upper = np.asarray(problem.upper)[index]
+    center = np.asarray(theta_hat)[index]
+    offsets = np.linspace(0, width, n_points + 1)[1:]
+    # rows: (parameter k, direction d)
+    idx = np.repeat(index, 2)
+    grids = np.stack(
+        [
+            np.clip(c + s * offsets, lo, hi)
+            for c, lo, hi in zip(center, lower, upper, strict=True)
+            for s in (-1.0, 1.0)
+        ]
+    )  # [2K, n]
+    f_hat = float(problem.nllh(theta_hat))
+    x = jnp.broadcast_to(theta_hat, (idx.size, theta_hat.shape[0]))
+    step = jax.vmap(lambda i, v, x0: _profile_step(problem, i, v, x0, steps))
+    xs, fs = [], []
+    for j in range(n_points):
+        x, f = step(jnp.asarray(idx), jnp.asarray(grids[:, j]), x)
+        xs.append(np.asarray(x))
+        fs.append(np.asarray(f))
+    xs = np.stack(xs, axis=1)  # [2K, n, E]
+    fs = np.stack(fs, axis=1)  # [2K, n]
+    threshold = float(chi2.ppf(confidence, 1)) / 2.0
+    values, nllh, paths, cis, flat = [], [], [], [], []
+    for k in range(len(names)):
+        left, right = 2 * k, 2 * k + 1
+        v = np.concatenate([grids[left][::-1], [center[k]], grids[right]])
+        f = np.concatenate([fs[left][::-1], [f_hat], fs[right]])
+        p = np.concatenate([xs[left][::-1], np.asarray(theta_hat)[None], xs[right]])
+        f_min = min(f_hat, float(np.min(f)))
+        bounds = []
+        for side, grid, fv in ((-1, grids[left], fs[left]), (1, grids[right], fs[right])):
+            g = np.concatenate([[center[k]], grid])
+            d = np.concatenate([[f_hat], fv]) - f_min - threshold
+            crossing = np.flatnonzero(d > 0)
+            if crossing.size == 0:
+                bounds.append(side * np.inf)
+                continue
+            j = crossing[0]
+            t = -d[j - 1] / (d[j] - d[j - 1]) if j > 0 else 0.0
+            bounds.append(g[j - 1] + t * (g[j] - g[j - 1]) if j > 0 else g[0])
+        values.append(v)
+        nllh.append(f)
+        paths.append(p)
+        cis.append(bounds)
+        flat.append(bool(np.isinf(bounds[0]) and np.isinf(bounds[1])))
+    return Profile(
+        tuple(names),
+        np.asarray(values),
+        np.asarray(nllh),
+        np.asarray(paths),
+        np.asarray(cis),
+        np.asarray(flat),
+        threshold,
+    )
+
+
+# --- prediction uncertainty -----------------------------------------------------------------
+
+
+class Prediction(eqx.Module):
+    """A prediction with uncertainty: ``mean`` [...], ``std`` [...] and, for the Laplace
+    approximation, the parameter covariance [E, E] used."""
+
+    mean: Array
+    std: Array
+    covariance: Array | None
+
+
+def predict_uncertainty(
+    problem: Problem, theta, prediction, *, fim=None, samples=None
+) -> Prediction:
+    """Propagate parameter uncertainty to ``prediction(θ) -> array`` (θ on the parameter scale).
+
+    Laplace approximation (default): ``Cov(θ) ≈ F⁻¹`` (pseudo-inverse for sloppy directions),
+    ``Var(g) ≈ ∇g Cov ∇gᵀ`` (delta method). With ``samples`` [N, E] (an ensemble of fits or
+    a profile path), the ensemble mean and standard deviation instead.
+    """
+    theta = jnp.asarray(theta, dtype=float)
+    if samples is not None:
+        values = jax.vmap(prediction)(jnp.asarray(samples, dtype=float))
+        return Prediction(jnp.mean(values, axis=0), jnp.std(values, axis=0), None)
+    fim = fisher_information(problem, theta) if fim is None else jnp.asarray(fim)
+    cov = jnp.linalg.pinv(fim, hermitian=True, rtol=1e-12)
+    value = prediction(theta)
+    jac = jax.jacfwd(prediction)(theta).reshape(-1, theta.shape[0])
+    var = jnp.einsum("ij,jk,ik->i", jac, cov, jac).reshape(jnp.shape(value))
+    return Prediction(value, jnp.sqrt(jnp.maximum(var, 0.0)), cov)

@@ -1,0 +1,658 @@
+"""`Problem`: a model, observables, conditions, measurements and a parameter table.
+
+``problem.nllh(θ)`` is a pure function of the estimated parameters on their scale: all
+experiments (pre-equilibration, simulation condition) are simulated together under `jax.vmap`
+(time grids padded to one length), observables are evaluated per observable over its rows,
+and each noise model contributes ``−log p``. A failed solve gives ``+inf``, never NaN.
+"""
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._types import Array, Float
+from ..deterministic import ODE
+from . import _adapter
+from ._errors import InferenceError
+from ._observables import Observable
+
+_SCALES = {"lin": 0, "log": 1, "log10": 2}
+_PRIORS = (
+    "normal",
+    "laplace",
+    "uniform",
+    "logNormal",
+    "logLaplace",
+    "parameterScaleNormal",
+    "parameterScaleLaplace",
+    "parameterScaleUniform",
+)
+
+
+class Parameter(NamedTuple):
+    """One row of the parameter table.
+
+    ``scale``: lin, log or log10 (the optimiser works on this scale); ``lower``/``upper``:
+    bounds on the linear scale; ``nominal``: linear-scale value (used when not estimated);
+    ``prior``: ``(type, (a, b))`` with PEtab's prior types, or None.
+    """
+
+    id: str
+    scale: str = "log10"
+    lower: float = 1e-5
+    upper: float = 1e5
+    nominal: float = 1.0
+    estimate: bool = True
+    prior: tuple[str, tuple[float, float]] | None = None
+
+
+class Measurement(NamedTuple):
+    """One data point: observable id, time (``inf``: at steady state), measured value, the
+    simulation condition, an optional pre-equilibration condition, and the values (numbers
+    or parameter ids) of the observable's ``observableParameter{k}``/``noiseParameter{k}``."""
+
+    observable: str
+    time: float
+    value: float
+    condition: str = "default"
+    preequilibration: str | None = None
+    observable_parameters: tuple = ()
+    noise_parameters: tuple = ()
+
+
+def _scale(value: float, scale: str) -> float:
+    return value if scale == "lin" else math.log(value) if scale == "log" else math.log10(value)
+
+
+def _unscale(theta, codes):
+    return jnp.where(codes == 0, theta, jnp.where(codes == 1, jnp.exp(theta), 10.0**theta))
+
+
+def _check_parameter(p: Parameter, where: str) -> None:
+    if p.scale not in _SCALES:
+        raise InferenceError(f"{where}: parameter {p.id!r} has unknown scale {p.scale!r}")
+    if not p.lower <= p.upper:
+        raise InferenceError(
+            f"{where}: parameter {p.id!r} has lower bound {p.lower} > upper bound {p.upper}"
+        )
+    if p.scale != "lin":
+        values = [("lower bound", p.lower), ("upper bound", p.upper)]
+        values += [("nominal value", p.nominal)] if not p.estimate or p.nominal == p.nominal else []
+        for what, value in values:
+            if not value > 0:
+                raise InferenceError(
+                    f"{where}: parameter {p.id!r} is on {p.scale} scale but its {what} is "
+                    f"{value} (must be > 0)"
+                )
+    if p.prior is not None and p.prior[0] not in _PRIORS:
+        raise InferenceError(f"{where}: parameter {p.id!r} has unknown prior {p.prior[0]!r}")
+
+
+class Problem(eqx.Module):
+    """A parameter-estimation problem; ``nllh(θ)`` is its negative log-likelihood.
+
+    **Arguments:**
+    - ``model``: a `Model` (or an SBML `RuleModel`).
+    - ``observables``: a list of `Observable`.
+    - ``measurements``: a list of `Measurement` (replicates are repeated rows; ``time=inf``
+      means at steady state).
+    - ``parameters``: the parameter table, a list of `Parameter`. Model parameters not listed
+      keep their model value; listed ids that are not model parameters are problem parameters
+      (scalings, offsets, noise levels) that observables and conditions may read.
+    - ``conditions``: ``{condition id: {target: value or parameter id}}``; targets are model
+      parameters or species (initial values). A condition id not listed has no overrides.
+    - ``method``: an `ODE`; default Rodas4 at rtol 1e-8, atol 1e-10 with forward-mode
+      sensitivities for up to 20 estimated parameters, checkpointed reverse mode above.
+    - ``initial``: optional ``f(θ_model [P]) -> y0 [S]`` (initial values that depend on
+      parameters, e.g. SBML initial assignments); default the model's initial state.
+
+    **Example:**
+    ```python
+    problem = Problem(model, [Observable("x", "X", noise="sigma")],
+                      [Measurement("x", 1.0, 3.2), ...],
+                      [Parameter("k", "log10", 1e-3, 1e3, 1.0), Parameter("sigma", nominal=0.1)])
+    problem.nllh(problem.nominal_parameters())
+    ```
+    """
+
+    model: eqx.Module
+    method: ODE
+    observables: tuple[Observable, ...]
+    initial: Callable | None
+    parameter_ids: tuple[str, ...] = eqx.field(static=True)
+    all_parameter_ids: tuple[str, ...] = eqx.field(static=True)
+    condition_ids: tuple[str, ...] = eqx.field(static=True)
+    override_species: tuple[str, ...] = eqx.field(static=True)
+    has_preequilibration: bool = eqx.field(static=True)
+    has_inf: bool = eqx.field(static=True)
+    priors: tuple = eqx.field(static=True)
+    measurements: tuple[Measurement, ...] = eqx.field(static=True)
+    spec: tuple = eqx.field(static=True)  # (parameters, conditions) as given, for rebuilding
+    # numbers (traced; indices are integer arrays)
+    estimated: Array  # [E] indices into all parameters
+    codes: Array  # [E] scale codes of the estimated parameters
+    lower: Float[Array, " estimated"]  # bounds on the parameter scale
+    upper: Float[Array, " estimated"]
+    nominal_linear: Float[Array, " all"]  # [Q]
+    constants: Float[Array, " constants"]
+    param_src: Array  # [C, P] indices into pool = [all parameters, constants]
+    species_src: Array  # [C, K]
+    species_mask: Array  # [C, K] bool
+    pre_conditions: Array  # [Pe] condition indices pre-equilibrated
+    exp_condition: Array  # [X] simulation condition per experiment
+    exp_pre: Array  # [X] position in pre_conditions or -1
+    ts: Float[Array, "experiments times"]
+    inf_experiments: Array  # [I]
+    row_experiment: Array  # [M]
+    row_time_index: Array  # [M]
+    row_time: Float[Array, " rows"]
+    data: Float[Array, " rows"]
+    obs_src: Array  # [M, Ko]
+    noise_src: Array  # [M, Kn]
+    rows: tuple[Array, ...]  # per observable: its rows
+
+    def __init__(
+        self,
+        model,
+        observables: Sequence[Observable],
+        measurements: Sequence[Measurement],
+        parameters: Sequence[Parameter],
+        conditions: Mapping[str, Mapping[str, object]] | None = None,
+        method: ODE | None = None,
+        initial: Callable | None = None,
+        *,
+        where: str = "problem",
+    ):
+        conditions = dict(conditions or {})
+        parameters = list(parameters)
+        for p in parameters:
+            _check_parameter(p, where)
+        ids = [p.id for p in parameters]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise InferenceError(f"{where}: parameter(s) {dupes} listed twice")
+        estimated = [i for i, p in enumerate(parameters) if p.estimate]
+        self.parameter_ids = tuple(parameters[i].id for i in estimated)
+        self.all_parameter_ids = tuple(ids)
+        self.model = model
+        self.initial = initial
+        if method is None:
+            forward = len(estimated) <= 20
+            adjoint = diffrax.ForwardMode() if forward else diffrax.RecursiveCheckpointAdjoint()
+            method = ODE(rtol=1e-8, atol=1e-10, adjoint=adjoint)
+        self.method = method
+
+        # --- observables -------------------------------------------------------------------
+        observables = list(observables)
+        obs_ids = [o.id for o in observables]
+        known = _adapter.known_names(model) | set(ids)
+        for o in observables:
+            placeholders = {
+                n
+                for n in o.names()
+                if n.startswith(("observableParameter", "noiseParameter"))
+                and n.endswith(f"_{o.id}")
+            }
+            unknown = sorted(o.names() - known - placeholders - set(obs_ids))
+            if unknown:
+                raise InferenceError(
+                    f"{where}: observable {o.id!r} reads unknown name(s) {unknown}"
+                )
+        self.observables = tuple(observables)
+
+        # --- the pool: all parameters, then constants ----------------------------------------
+        constants: list[float] = []
+
+        def constant(value: float) -> int:
+            constants.append(float(value))
+            return len(ids) + len(constants) - 1
+
+        def source(value, what: str) -> int:
+            if isinstance(value, str):
+                text = value.strip()
+                try:
+                    return constant(float(text))
+                except ValueError:
+                    pass
+                if text not in ids:
+                    raise InferenceError(f"{where}: {what} names unknown parameter {text!r}")
+                return ids.index(text)
+            return constant(float(value))
+
+        # --- conditions ---------------------------------------------------------------------
+        used = []
+        for m in measurements:
+            for c in (m.preequilibration, m.condition):
+                if c is not None and c not in used:
+                    used.append(c)
+        self.condition_ids = tuple(used)
+        model_params = list(model.parameter_names)
+        settable = _adapter.species_names(model)
+        for cid, overrides in conditions.items():
+            for target in overrides:
+                if target not in model_params and target not in settable:
+                    raise InferenceError(
+                        f"{where}: condition {cid!r} sets {target!r}, which is neither a model "
+                        "parameter nor a species"
+                    )
+        override_species = sorted(
+            {
+                t
+                for c in used
+                for t in conditions.get(c, {})
+                if t in settable and t not in model_params
+            }
+        )
+        self.override_species = tuple(override_species)
+        defaults = np.asarray(model.parameter_values, dtype=float)
+        param_src = np.zeros((len(used), len(model_params)), dtype=np.int64)
+        species_src = np.zeros((len(used), len(override_species)), dtype=np.int64)
+        species_mask = np.zeros((len(used), len(override_species)), dtype=bool)
+        for c, cid in enumerate(used):
+            overrides = conditions.get(cid, {})
+            for j, name in enumerate(model_params):
+                value = overrides.get(name)
+                if value is not None and not isinstance(value, str) and math.isnan(float(value)):
+                    value = None  # an empty cell: the default
+                if value is not None:
+                    param_src[c, j] = source(value, f"condition {cid!r} ({name})")
+                elif name in ids:
+                    param_src[c, j] = ids.index(name)
+                else:
+                    param_src[c, j] = constant(defaults[j])
+            for k, name in enumerate(override_species):
+                if name not in overrides:
+                    continue
+                value = overrides[name]
+                if not isinstance(value, str) and math.isnan(float(value)):
+                    continue
+                species_src[c, k] = source(value, f"condition {cid!r} ({name})")
+                species_mask[c, k] = True
+
+        # --- experiments and time grids ------------------------------------------------------
+        experiments: list[tuple[str | None, str]] = []
+        for m in measurements:
+            key = (m.preequilibration, m.condition)
+            if key not in experiments:
+                experiments.append(key)
+        pre = sorted({used.index(p) for p, _ in experiments if p is not None})
+        times = {
+            e: sorted(
+                {
+                    m.time
+                    for m in measurements
+                    if (m.preequilibration, m.condition) == e and math.isfinite(m.time)
+                }
+            )
+            for e in experiments
+        }
+        width = 1 + max((len(t) for t in times.values()), default=1)
+        width = max(width, 2)
+        ts = np.zeros((len(experiments), width))
+        for x, e in enumerate(experiments):
+            grid = [0.0, *times[e]]
+            if len(grid) == 1:
+                grid.append(1.0)
+            ts[x] = grid + [grid[-1]] * (width - len(grid))
+
+        # --- rows ---------------------------------------------------------------------------
+        k_obs = max((o.placeholders("observable") for o in observables), default=0)
+        k_noise = max((o.placeholders("noise") for o in observables), default=0)
+        n = len(measurements)
+        row_exp = np.zeros(n, dtype=np.int64)
+        row_tidx = np.zeros(n, dtype=np.int64)
+        obs_src = np.zeros((n, k_obs), dtype=np.int64)
+        noise_src = np.zeros((n, k_noise), dtype=np.int64)
+        rows: list[list[int]] = [[] for _ in observables]
+        for i, m in enumerate(measurements):
+            what = f"{where}: measurement {i + 1}"
+            if m.observable not in obs_ids:
+                raise InferenceError(f"{what} names unknown observable {m.observable!r}")
+            if not math.isfinite(float(m.value)):
+                raise InferenceError(f"{what} ({m.observable}) has non-finite value {m.value}")
+            if math.isnan(float(m.time)) or float(m.time) < 0:
+                raise InferenceError(f"{what} ({m.observable}) has invalid time {m.time}")
+            o = obs_ids.index(m.observable)
+            x = experiments.index((m.preequilibration, m.condition))
+            row_exp[i] = x
+            row_tidx[i] = width if math.isinf(m.time) else 1 + times[experiments[x]].index(m.time)
+            for kind, values, target, need in (
+                (
+                    "observable",
+                    m.observable_parameters,
+                    obs_src,
+                    observables[o].placeholders("observable"),
+                ),
+                ("noise", m.noise_parameters, noise_src, observables[o].placeholders("noise")),
+            ):
+                values = tuple(values)
+                if len(values) < need:
+                    raise InferenceError(
+                        f"{what} ({m.observable}) gives {len(values)} {kind} parameter(s); "
+                        f"the observable needs {need}"
+                    )
+                for k, value in enumerate(values[:need]):
+                    target[i, k] = source(value, f"{what} {kind}Parameters")
+            rows[o].append(i)
+        for o, r in zip(observables, rows, strict=True):
+            model_like = o.noise_model
+            if not r:
+                continue
+            if type(model_like).__name__ in ("Poisson", "NegativeBinomial"):
+                data = np.asarray([measurements[i].value for i in r])
+                if np.any(data < 0):
+                    raise InferenceError(f"{where}: observable {o.id!r} has negative counts")
+
+        inf_exps = sorted(
+            {int(row_exp[i]) for i, m in enumerate(measurements) if math.isinf(m.time)}
+        )
+
+        # --- estimated parameters ----------------------------------------------------------
+        codes = np.asarray([_SCALES[parameters[i].scale] for i in estimated], dtype=np.int64)
+        self.estimated = jnp.asarray(np.asarray(estimated, dtype=np.int64))
+        self.codes = jnp.asarray(codes)
+        self.lower = jnp.asarray(
+            [
+                _scale(parameters[i].lower, parameters[i].scale)
+                if parameters[i].lower > 0 or parameters[i].scale == "lin"
+                else -np.inf
+                for i in estimated
+            ],
+            dtype=float,
+        ).reshape(-1)
+        self.upper = jnp.asarray(
+            [_scale(parameters[i].upper, parameters[i].scale) for i in estimated], dtype=float
+        ).reshape(-1)
+        nominal = [p.nominal if p.nominal == p.nominal else 1.0 for p in parameters]
+        self.nominal_linear = jnp.asarray(nominal, dtype=float).reshape(-1)
+        self.priors = tuple(
+            (
+                k,
+                parameters[i].prior[0],
+                tuple(float(v) for v in parameters[i].prior[1]),
+                parameters[i].scale,
+            )
+            for k, i in enumerate(estimated)
+            if parameters[i].prior is not None
+        )
+        self.constants = jnp.asarray(constants, dtype=float).reshape(-1)
+        self.param_src = jnp.asarray(param_src)
+        self.species_src = jnp.asarray(species_src)
+        self.species_mask = jnp.asarray(species_mask)
+        self.pre_conditions = jnp.asarray(np.asarray(pre, dtype=np.int64))
+        self.has_preequilibration = bool(pre)
+        self.exp_condition = jnp.asarray(
+            np.asarray([used.index(c) for _, c in experiments], dtype=np.int64)
+        )
+        self.exp_pre = jnp.asarray(
+            np.asarray(
+                [pre.index(used.index(p)) if p is not None else -1 for p, _ in experiments],
+                dtype=np.int64,
+            )
+        )
+        self.ts = jnp.asarray(ts, dtype=float)
+        self.has_inf = bool(inf_exps)
+        self.inf_experiments = jnp.asarray(np.asarray(inf_exps, dtype=np.int64))
+        self.row_experiment = jnp.asarray(row_exp)
+        self.row_time_index = jnp.asarray(row_tidx)
+        self.row_time = jnp.asarray([float(m.time) for m in measurements], dtype=float).reshape(-1)
+        self.data = jnp.asarray([float(m.value) for m in measurements], dtype=float).reshape(-1)
+        self.obs_src = jnp.asarray(obs_src)
+        self.noise_src = jnp.asarray(noise_src)
+        self.rows = tuple(jnp.asarray(np.asarray(r, dtype=np.int64)) for r in rows)
+        self.measurements = tuple(measurements)
+        self.spec = (
+            tuple(parameters),
+            tuple((c, tuple(v.items())) for c, v in conditions.items()),
+        )
+
+    def with_measurements(self, measurements: Sequence[Measurement]) -> "Problem":
+        """The same model, observables, parameters and conditions with other measurements."""
+        parameters, conditions = self.spec
+        return Problem(
+            self.model,
+            self.observables,
+            measurements,
+            parameters,
+            {c: dict(v) for c, v in conditions},
+            self.method,
+            self.initial,
+        )
+
+    # --- parameters ------------------------------------------------------------------------
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of estimated parameters E."""
+        return len(self.parameter_ids)
+
+    def nominal_parameters(self) -> Float[Array, " estimated"]:
+        """Nominal values [E] of the estimated parameters, on their scale, in ``parameter_ids``
+        order."""
+        lin = self.nominal_linear[self.estimated]
+        return jnp.where(
+            self.codes == 0, lin, jnp.where(self.codes == 1, jnp.log(lin), jnp.log10(lin))
+        )
+
+    def linear_parameters(self, theta: Float[Array, " estimated"]) -> Float[Array, " all"]:
+        """All problem parameters [Q] on the linear scale, estimated ones from ``θ`` [E]."""
+        theta = jnp.asarray(theta, dtype=self.nominal_linear.dtype)
+        return self.nominal_linear.at[self.estimated].set(_unscale(theta, self.codes))
+
+    def model_parameters(self, theta) -> Float[Array, "conditions params"]:
+        """Model parameter vectors [C, P] per condition (``condition_ids`` order)."""
+        pool = jnp.concatenate([self.linear_parameters(theta), self.constants])
+        return pool[self.param_src]
+
+    # --- the forward model -----------------------------------------------------------------
+
+    def _initial_states(self, theta_c, pool):
+        model = self.model
+        if self.initial is not None:
+            y0 = jax.vmap(self.initial)(theta_c)
+        else:
+            y0 = jnp.broadcast_to(
+                model.initial_state, (theta_c.shape[0], model.initial_state.shape[0])
+            )
+        return self._override(y0, theta_c, pool, jnp.arange(theta_c.shape[0]))
+
+    def _override(self, y0, theta_c, pool, conditions):
+        for k, name in enumerate(self.override_species):
+            values = pool[self.species_src[conditions, k]]
+            mask = self.species_mask[conditions, k]
+            new = jax.vmap(
+                lambda y, t, v, name=name: _adapter.set_species(self.model, y, t, name, v)
+            )(y0, theta_c, values)
+            y0 = jnp.where(mask[:, None], new, y0)
+        return y0
+
+    def simulate(self, theta):
+        """Trajectories of all experiments: ``(ys [X, T(+1), S], ok)``; the extra time slot
+        holds the steady state of experiments measured at ``t = inf``."""
+        pool = jnp.concatenate([self.linear_parameters(theta), self.constants])
+        theta_c = pool[self.param_src]
+        y0_c = self._initial_states(theta_c, pool)
+        theta_x = theta_c[self.exp_condition]
+        y0_x = y0_c[self.exp_condition]
+        ok = jnp.asarray(True)
+        if self.has_preequilibration:
+            steady = jax.vmap(lambda t, y: _adapter.steady_state(self.model, self.method, t, y))
+            x_pre, ok_pre = steady(theta_c[self.pre_conditions], y0_c[self.pre_conditions])
+            ok = ok & jnp.all(ok_pre)
+            from_pre = x_pre[jnp.maximum(self.exp_pre, 0)]
+            from_pre = self._override(from_pre, theta_x, pool, self.exp_condition)
+            y0_x = jnp.where((self.exp_pre >= 0)[:, None], from_pre, y0_x)
+        solve = jax.vmap(lambda ts, t, y: _adapter.solve(self.model, self.method, ts, t, y))
+        ys, ok_x = solve(self.ts, theta_x, y0_x)
+        ok = ok & jnp.all(ok_x)
+        if self.has_inf:
+            steady = jax.vmap(lambda t, y: _adapter.steady_state(self.model, self.method, t, y))
+            idx = self.inf_experiments
+            x_inf, ok_inf = steady(theta_x[idx], y0_x[idx])
+            ok = ok & jnp.all(ok_inf)
+            extra = jnp.zeros((ys.shape[0], 1, ys.shape[2]), dtype=ys.dtype).at[idx, 0].set(x_inf)
+            ys = jnp.concatenate([ys, extra], axis=1)
+        ys = jnp.where(ok & jnp.isfinite(ys), ys, 1.0)
+        return ys, theta_x, pool, ok
+
+    def predict(self, theta) -> tuple[Float[Array, " rows"], Float[Array, " rows"], Array]:
+        """Simulated observables ``h`` [M] and noise levels ``σ`` [M] at every measurement, and
+        whether every solve succeeded."""
+        ys, theta_x, pool, ok = self.simulate(theta)
+        h = jnp.zeros(self.data.shape, dtype=ys.dtype)
+        sigma = jnp.ones(self.data.shape, dtype=ys.dtype)
+        for o, rows in zip(self.observables, self.rows, strict=True):
+            if rows.shape[0] == 0:
+                continue
+            x = self.row_experiment[rows]
+            y = ys[x, self.row_time_index[rows]]
+            th = theta_x[x]
+            po = pool[self.obs_src[rows]]
+            pn = pool[self.noise_src[rows]]
+            k_o, k_n = o.placeholders("observable"), o.placeholders("noise")
+
+            def one(t, y, th, po, pn, o=o, k_o=k_o, k_n=k_n):
+                extra = dict(
+                    zip(self.all_parameter_ids, pool[: len(self.all_parameter_ids)], strict=True)
+                )
+                env = _adapter.observation_env(self.model, t, y, th, extra)
+                value, s = o.evaluate(env, po[:k_o], pn[:k_n])
+                return jnp.asarray(value, dtype=y.dtype), jnp.asarray(s, dtype=y.dtype)
+
+            ho, so = jax.vmap(one)(self.row_time[rows], y, th, po, pn)
+            h = h.at[rows].set(ho)
+            sigma = sigma.at[rows].set(so)
+        return h, sigma, ok
+
+    def log_likelihood_terms(self, theta) -> tuple[Float[Array, " rows"], Array]:
+        """``log p(y_i | θ)`` [M] per measurement and the success flag."""
+        h, sigma, ok = self.predict(theta)
+        terms = jnp.zeros(self.data.shape, dtype=h.dtype)
+        for o, rows in zip(self.observables, self.rows, strict=True):
+            if rows.shape[0] == 0:
+                continue
+            lp = o.noise_model.log_prob(self.data[rows], h[rows], sigma[rows])
+            terms = terms.at[rows].set(jnp.asarray(lp, dtype=h.dtype))
+        return terms, ok
+
+    def log_prior(self, theta) -> Float[Array, ""]:
+        """``log π(θ)`` of the priors in the parameter table (0 without priors)."""
+        total = jnp.zeros((), dtype=self.nominal_linear.dtype)
+        lin = _unscale(jnp.asarray(theta, dtype=self.nominal_linear.dtype), self.codes)
+        for k, kind, (a, b), _ in self.priors:
+            x = theta[k] if kind.startswith("parameterScale") else lin[k]
+            kind = kind.removeprefix("parameterScale")
+            kind = kind[0].lower() + kind[1:]
+            if kind == "normal":
+                total = total - 0.5 * math.log(2 * math.pi * b * b) - 0.5 * ((x - a) / b) ** 2
+            elif kind == "laplace":
+                total = total - math.log(2 * b) - jnp.abs(x - a) / b
+            elif kind == "logNormal":
+                total = (
+                    total
+                    - 0.5 * math.log(2 * math.pi * b * b)
+                    - jnp.log(x)
+                    - 0.5 * ((jnp.log(x) - a) / b) ** 2
+                )
+            elif kind == "logLaplace":
+                total = total - math.log(2 * b) - jnp.log(x) - jnp.abs(jnp.log(x) - a) / b
+            elif kind == "uniform":
+                total = total - math.log(b - a)
+        return total
+
+    def nllh(self, theta: Float[Array, " estimated"]) -> Float[Array, ""]:
+        """Negative log-likelihood (minus log prior) at ``θ`` [E] on the parameter scale;
+        ``+inf`` when a solve fails."""
+        return _nllh(self, jnp.asarray(theta, dtype=self.nominal_linear.dtype))
+
+    def residuals(self, theta) -> Float[Array, " residuals"]:
+        """Residuals ``r`` with ``½ Σ r² = nllh + const`` for Gaussian (normal, log-normal)
+        problems: standardised data residuals, then ``sqrt(log(2πσ²) + c)`` per measurement
+        (σ-dependence; AMICI's trick) and Gaussian priors."""
+        return _residuals(self, jnp.asarray(theta, dtype=self.nominal_linear.dtype))
+
+    def value_and_grad(self, theta, mode: str | None = None):
+        """``(nllh, ∇nllh [E])``; ``mode`` forward (jacfwd; the method's adjoint must be
+        `diffrax.ForwardMode`) or reverse; default: as the method's adjoint allows."""
+        theta = jnp.asarray(theta, dtype=self.nominal_linear.dtype)
+        if mode is None:
+            mode = "forward" if isinstance(self.method.adjoint, diffrax.ForwardMode) else "reverse"
+        problem = self
+        if mode == "reverse" and isinstance(self.method.adjoint, diffrax.ForwardMode):
+            problem = self.with_adjoint(diffrax.RecursiveCheckpointAdjoint())
+        if mode == "forward" and not isinstance(self.method.adjoint, diffrax.ForwardMode):
+            problem = self.with_adjoint(diffrax.ForwardMode())
+        return _value_and_grad(problem, theta, mode == "forward")
+
+    def with_adjoint(self, adjoint) -> "Problem":
+        """The same problem differentiated with another diffrax adjoint."""
+        return eqx.tree_at(lambda p: p.method.adjoint, self, adjoint)
+
+    def with_method(self, method: ODE) -> "Problem":
+        """The same problem solved with another `ODE` method (e.g. other tolerances)."""
+        return eqx.tree_at(lambda p: p.method, self, method)
+
+    @property
+    def forward_mode(self) -> bool:
+        return isinstance(self.method.adjoint, diffrax.ForwardMode)
+
+
+def _safe_nllh(problem: Problem, theta):
+    terms, ok = problem.log_likelihood_terms(theta)
+    value = -jnp.sum(terms) - problem.log_prior(theta)
+    good = ok & jnp.isfinite(value)
+    return jnp.where(good, value, jnp.inf)
+
+
+_nllh = eqx.filter_jit(_safe_nllh)
+
+
+def _residuals_impl(problem: Problem, theta):
+    h, sigma, ok = problem.predict(theta)
+    parts = []
+    data_r = jnp.zeros(problem.data.shape, dtype=h.dtype)
+    sigma_r = jnp.zeros(problem.data.shape, dtype=h.dtype)
+    for o, rows in zip(problem.observables, problem.rows, strict=True):
+        if rows.shape[0] == 0:
+            continue
+        if not o.noise_model.gaussian:
+            raise InferenceError(
+                f"least squares needs Gaussian noise; observable {o.id!r} has "
+                f"{type(o.noise_model).__name__}"
+            )
+        r = o.noise_model.residual(problem.data[rows], h[rows], sigma[rows])
+        data_r = data_r.at[rows].set(r)
+        # -log p = ½ r² + ½ log(2π σ²) + log-Jacobian: positive offset keeps the sqrt real.
+        jac = -o.noise_model.log_prob(problem.data[rows], h[rows], sigma[rows]) - 0.5 * r**2
+        sigma_r = sigma_r.at[rows].set(jnp.sqrt(2.0 * jac + _SIGMA_OFFSET))
+    parts = [data_r, sigma_r]
+    for k, kind, (a, b), _ in problem.priors:
+        if kind in ("parameterScaleNormal",):
+            parts.append(jnp.reshape((theta[k] - a) / b, (1,)))
+    r = jnp.concatenate(parts)
+    return jnp.where(ok & jnp.isfinite(r), r, 1e10)
+
+
+_SIGMA_OFFSET = 50.0
+_residuals = eqx.filter_jit(_residuals_impl)
+
+
+@eqx.filter_jit
+def _value_and_grad(problem: Problem, theta, forward: bool):
+    if forward:
+
+        def both(t):
+            value = _safe_nllh(problem, t)
+            return value, value
+
+        grad, value = jax.jacfwd(both, has_aux=True)(theta)
+    else:
+        value, grad = jax.value_and_grad(lambda t: _safe_nllh(problem, t))(theta)
+    grad = jnp.where(jnp.isfinite(value) & jnp.isfinite(grad), grad, 0.0)
+    return value, grad

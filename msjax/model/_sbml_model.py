@@ -1,0 +1,217 @@
+"""`RuleModel`: an ODE system with assignment rules, rate rules and events (what SBML needs).
+
+The state ``y`` [S] holds every quantity that is integrated or changed by events: species
+(as amounts, or as concentrations when a rate rule gives ``d[S]/dt``), and parameters,
+compartment sizes and stoichiometries that are not constant. Constants are the parameter
+vector ``θ`` [P]. Everything else — assignment rules, species concentrations, reaction rates —
+is a *definition*, evaluated in dependency order from ``(t, y, θ)`` before the derivatives.
+
+All math is a tuple AST (`msjax.model._sbml_math`), compiled to jnp at trace time, so the
+structure is static and hashable while ``y`` and ``θ`` are traced.
+"""
+
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._errors import ModelError
+from .._types import Array, Float, Params, Scalar, State
+from ._sbml_math import Evaluator, Node
+
+ATOMS = "\0atoms"
+_JNP = Evaluator(jnp)
+_NP = Evaluator(np)
+
+
+class Event(eqx.Module):
+    """An event without delay, as data.
+
+    **Fields:** ``trigger`` (a boolean AST whose relations are ``("atom", i)`` leaves of the
+    model's ``atoms``); ``priority`` (an AST or None); ``targets`` (state indices);
+    ``values`` (ASTs of the new state values, one per target); ``persistent``;
+    ``use_values_from_trigger_time``; ``initial_value`` (the trigger's value before ``t0``).
+    """
+
+    name: str
+    trigger: Node
+    priority: Node | None
+    targets: tuple[int, ...]
+    values: tuple[Node, ...]
+    persistent: bool = True
+    use_values_from_trigger_time: bool = True
+    initial_value: bool = True
+
+
+class RuleModel(eqx.Module):
+    """An ODE model ``dy/dt = f(t, y, θ)`` defined by definitions, derivatives and events.
+
+    Built by `load_sbml` / `load_antimony`; runs under `msjax.simulate` with `msjax.ODE`.
+
+    **Fields (static):** ``state_names`` [S]; ``parameter_names`` [P]; ``definitions``
+    (``(name, AST)`` in evaluation order); ``derivatives`` (one AST per state);
+    ``atoms`` (``(op, g)``: the relation ``g op 0`` with ``op`` in ``gt``/``geq``);
+    ``events``; ``species`` (``(name, amount AST, concentration AST)``) and ``symbols``
+    (``(name, AST)`` of every other named quantity), read by `observe`.
+    **Fields (traced):** ``initial_state`` [S]; ``parameter_values`` [P].
+    """
+
+    state_names: tuple[str, ...] = eqx.field(static=True)
+    parameter_names: tuple[str, ...] = eqx.field(static=True)
+    definitions: tuple[tuple[str, Node], ...] = eqx.field(static=True)
+    derivatives: tuple[Node, ...] = eqx.field(static=True)
+    atoms: tuple[tuple[str, Node], ...] = eqx.field(static=True)
+    events: tuple[Event, ...] = eqx.field(static=True)
+    species: tuple[tuple[str, Node, Node], ...] = eqx.field(static=True)
+    symbols: tuple[tuple[str, Node], ...] = eqx.field(static=True)
+    initial_state: Float[Array, " states"]
+    parameter_values: Float[Array, " params"]
+
+    # --- the Model interface that simulate() and ODE read --------------------------------
+
+    @property
+    def species_names(self) -> tuple[str, ...]:
+        """Names of the state columns (``Solution.ys``): species and integrated quantities."""
+        return self.state_names
+
+    @property
+    def species_state_indices(self) -> tuple[int, ...]:
+        """State columns that are species (non-negative); the others are integrated
+        parameters or compartments, which may be negative."""
+        species = {name for name, _, _ in self.species}
+        return tuple(i for i, name in enumerate(self.state_names) if name in species)
+
+    def species_index(self, name: str) -> int:
+        """Index of a state variable."""
+        return _index(self.state_names, name, "state variable")
+
+    def parameter_index(self, name: str) -> int:
+        """Index of a parameter in parameter vectors."""
+        return _index(self.parameter_names, name, "parameter")
+
+    def parameters(self, **overrides: float) -> Float[Array, " params"]:
+        """The parameter vector [P], with overrides by name."""
+        theta = self.parameter_values
+        for name, value in overrides.items():
+            theta = theta.at[self.parameter_index(name)].set(value)
+        return theta
+
+    def parameter_dict(self, theta: Params) -> dict[str, Scalar]:
+        """``{name: value}`` of a parameter vector [P]."""
+        return dict(zip(self.parameter_names, theta, strict=True))
+
+    # --- numerics ------------------------------------------------------------------------
+
+    def _env(self, t, y, theta, evaluator=_JNP) -> dict:
+        env: dict = {}
+        for name, node in self.definitions:
+            env[name] = evaluator(node, env, t, y, theta)
+        return env
+
+    def rhs(self, t: Scalar, y: State, theta: Params) -> Float[Array, " states"]:
+        """``dy/dt`` [S]: definitions in order, then one derivative per state variable."""
+        env = self._env(t, y, theta)
+        if not self.derivatives:
+            return jnp.zeros((0,), dtype=y.dtype)
+        values = [_JNP.num(_JNP(d, env, t, y, theta)) for d in self.derivatives]
+        return jnp.stack([jnp.broadcast_to(jnp.asarray(v, dtype=y.dtype), ()) for v in values])
+
+    def jacobian(self, t: Scalar, y: State, theta: Params) -> Float[Array, "states states"]:
+        """``∂(dy/dt)/∂y`` [S, S] by forward-mode autodiff."""
+        return jax.jacfwd(self.rhs, argnums=1)(t, y, theta)
+
+    # --- events: the interface ODE's event loop reads --------------------------------------
+
+    def event_roots(self, t: Scalar, y: State, theta: Params) -> Float[Array, " atoms"]:
+        """Root functions ``g`` [A] of the triggers' relations (``g op 0``)."""
+        env = self._env(t, y, theta)
+        return jnp.stack(
+            [jnp.asarray(_JNP.num(_JNP(g, env, t, y, theta)), dtype=y.dtype) for _, g in self.atoms]
+        )
+
+    def atom_values(self, g: Float[Array, " atoms"]) -> Array:
+        """The relations' truth values [A] from their root functions."""
+        geq = np.asarray([op == "geq" for op, _ in self.atoms])
+        return jnp.where(geq, g >= 0, g > 0)
+
+    def event_state(self, t, y, theta, atoms) -> tuple[Array, Array, Array]:
+        """Trigger values [E] (bool), priorities [E] and assignment values [E, K] at ``(t, y)``."""
+        env = self._env(t, y, theta)
+        env[ATOMS] = atoms
+        width = max((len(e.values) for e in self.events), default=0) or 1
+        triggers, priorities, values = [], [], []
+        for event in self.events:
+            triggers.append(jnp.asarray(_JNP.truth(_JNP(event.trigger, env, t, y, theta))))
+            priority = (
+                -jnp.inf
+                if event.priority is None
+                else _JNP.num(_JNP(event.priority, env, t, y, theta))
+            )
+            priorities.append(jnp.asarray(priority, dtype=y.dtype))
+            row = [
+                jnp.asarray(_JNP.num(_JNP(v, env, t, y, theta)), dtype=y.dtype)
+                for v in event.values
+            ]
+            row += [jnp.zeros((), dtype=y.dtype)] * (width - len(row))
+            values.append(jnp.stack(row))
+        return jnp.stack(triggers), jnp.stack(priorities), jnp.stack(values)
+
+    def event_assign(self, index, values: Float[Array, " K"], y: State) -> State:
+        """Apply event ``index``'s assignments (``values`` [K] computed beforehand) to ``y``."""
+
+        def branch(event):
+            def apply(values, y):
+                for k, target in enumerate(event.targets):
+                    y = y.at[target].set(values[k])
+                return y
+
+            return apply
+
+        return jax.lax.switch(index, [branch(e) for e in self.events], values, y)
+
+    # --- outputs ---------------------------------------------------------------------------
+
+    def observe(
+        self,
+        ts,
+        ys,
+        theta=None,
+        names: Sequence[str] | None = None,
+        amounts: Sequence[str] | bool = (),
+    ) -> np.ndarray:
+        """Values [T, K] of named quantities along a trajectory (NumPy, no compilation).
+
+        **Arguments:** ``ts`` [T]; ``ys`` [T, S]; ``theta`` [P] (default the model's);
+        ``names``: species, parameters, compartments or reactions (default: all species);
+        ``amounts``: species to report as amounts (``True``: all); the others are
+        concentrations (species in SBML report in amounts when ``hasOnlySubstanceUnits``).
+        """
+        ts = np.asarray(ts, dtype=float)
+        ys = np.asarray(ys, dtype=float)
+        theta = np.asarray(self.parameter_values if theta is None else theta, dtype=float)
+        env = self._env(ts, ys, theta, _NP)
+        species = {name: (amount, conc) for name, amount, conc in self.species}
+        symbols = dict(self.symbols)
+        names = list(species) if names is None else list(names)
+        columns = []
+        with np.errstate(all="ignore"):
+            for name in names:
+                if name in species:
+                    as_amount = amounts is True or (amounts is not False and name in amounts)
+                    node = species[name][0 if as_amount else 1]
+                elif name in symbols:
+                    node = symbols[name]
+                else:
+                    raise ModelError(f"unknown output {name!r}")
+                value = _NP.num(_NP(node, env, ts, ys, theta))
+                columns.append(np.broadcast_to(np.asarray(value, dtype=float), ts.shape))
+        return np.stack(columns, axis=-1) if columns else np.zeros((len(ts), 0))
+
+
+def _index(names: tuple[str, ...], name: str, kind: str) -> int:
+    try:
+        return names.index(name)
+    except ValueError:
+        raise ModelError(f"unknown {kind} {name!r}; known: {list(names)}") from None

@@ -1,0 +1,218 @@
+"""msjax.inference against known answers: finite differences, analytic Fisher information and
+profile intervals of a linear-Gaussian model, a structurally non-identifiable product, PEtab."""
+
+import math
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats
+
+import msjax
+from msjax.inference import (
+    InferenceError,
+    Laplace,
+    Measurement,
+    NegativeBinomial,
+    Normal,
+    Observable,
+    Parameter,
+    PEtabError,
+    Poisson,
+    Problem,
+    fisher_information,
+    fit,
+    load_petab,
+    profile,
+    sloppiness,
+    structural_identifiability,
+)
+
+TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
+SIGMA = 0.5
+TIMES = np.linspace(0.5, 5.0, 10)
+
+
+def _linear_problem(data):
+    """x(t) = b + a t (``-> X`` at rate a, X(0) = b), measured with σ = 0.5."""
+    model = msjax.Model(
+        species={"X": 1.0},
+        reactions=[msjax.Reaction("-> X", msjax.MassAction("a"))],
+        parameters={"a": 1.0},
+    )
+    measurements = [
+        Measurement("x", float(t), float(y), "c") for t, y in zip(TIMES, data, strict=True)
+    ]
+    return Problem(
+        model,
+        [Observable("x", "X", noise=str(SIGMA))],
+        measurements,
+        [Parameter("a", "lin", -10.0, 10.0, 1.0), Parameter("b", "lin", 0.0, 10.0, 2.0)],
+        conditions={"c": {"X": "b"}},
+    )
+
+
+@pytest.fixture(scope="module")
+def linear():
+    noise = np.asarray(jax.random.normal(jax.random.key(1), (TIMES.size,), dtype=jnp.float64))
+    data = 2.0 + 1.5 * TIMES + SIGMA * noise
+    design = np.column_stack([TIMES, np.ones_like(TIMES)])
+    estimate, *_ = np.linalg.lstsq(design, data, rcond=None)
+    return _linear_problem(data), design, estimate
+
+
+def test_nllh_gradient_matches_finite_differences_forward_and_reverse():
+    model = msjax.models.birth_death(k=10.0, gamma=1.0)
+    ts = np.linspace(0.5, 5.0, 8)
+    data = 10 * (1 - np.exp(-ts)) + 0.3 * np.sin(7 * ts)
+    problem = Problem(
+        model,
+        [Observable("x", "scale * X", noise="sigma", noise_model=Normal("log"))],
+        [Measurement("x", float(t), float(y)) for t, y in zip(ts, data, strict=True)],
+        [
+            Parameter("k", "log10", 1e-2, 1e3, 10.0),
+            Parameter("gamma", "log", 1e-2, 1e2, 1.0),
+            Parameter("scale", "lin", 0.1, 10.0, 1.1),
+            Parameter("sigma", "log10", 1e-3, 10.0, 0.2),
+        ],
+    )
+    theta = problem.nominal_parameters() + 0.05
+    value_f, grad_f = problem.value_and_grad(theta, mode="forward")
+    value_r, grad_r = problem.value_and_grad(theta, mode="reverse")
+    eps = 1e-5
+    fd = np.asarray(
+        [
+            (float(problem.nllh(theta.at[i].add(eps))) - float(problem.nllh(theta.at[i].add(-eps))))
+            / (2 * eps)
+            for i in range(theta.size)
+        ]
+    )
+    assert float(value_f) == pytest.approx(float(value_r), rel=1e-12)
+    np.testing.assert_allclose(grad_f, fd, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grad_r, grad_f, rtol=1e-6, atol=1e-8)
+
+
+def test_failed_solve_gives_inf_not_nan():
+    model = msjax.models.birth_death()
+    problem = Problem(
+        model,
+        [Observable("x", "X", noise="1")],
+        [Measurement("x", 5.0, 1.0)],
+        [Parameter("k", "log10", 1e-3, 1e3, 1.0)],
+        method=msjax.ODE(max_steps=2, adjoint=__import__("diffrax").ForwardMode()),
+    )
+    value, grad = problem.value_and_grad(problem.nominal_parameters())
+    assert math.isinf(float(value)) and float(value) > 0
+    assert np.all(np.isfinite(np.asarray(grad)))
+
+
+def test_fisher_information_of_linear_gaussian_model_is_analytic(linear):
+    problem, design, estimate = linear
+    fim = fisher_information(problem, jnp.asarray(estimate))
+    np.testing.assert_allclose(fim, design.T @ design / SIGMA**2, rtol=1e-6)
+    spectrum = sloppiness(fim, problem.parameter_ids)
+    np.testing.assert_allclose(
+        spectrum.eigenvalues, np.linalg.eigvalsh(design.T @ design / SIGMA**2)[::-1], rtol=1e-6
+    )
+
+
+def test_fit_and_profile_intervals_of_linear_model(linear):
+    problem, design, estimate = linear
+    result = fit(problem, n_starts=4, method="levenberg_marquardt", key=jax.random.key(0))
+    np.testing.assert_allclose(result.x, estimate, rtol=1e-5, atol=1e-6)
+    assert float(result.fun) == pytest.approx(float(problem.nllh(jnp.asarray(estimate))), abs=1e-8)
+    cov = SIGMA**2 * np.linalg.inv(design.T @ design)
+    sd = np.sqrt(np.diag(cov))
+    prof = profile(problem, result.x, n_points=16, width=4 * float(sd.max()), steps=10)
+    z = math.sqrt(scipy.stats.chi2.ppf(0.95, 1))
+    expected = np.stack([estimate - z * sd, estimate + z * sd], axis=1)
+    np.testing.assert_allclose(prof.ci, expected, atol=0.02 * float(sd.max()))
+    assert not prof.flat.any()
+    # the truth lies inside (it does for this noise draw: |error| < 1.96 sd)
+    assert np.all((prof.ci[:, 0] < [1.5, 2.0]) & ([1.5, 2.0] < prof.ci[:, 1]))
+
+
+def test_product_k1_k2_is_structurally_and_practically_non_identifiable():
+    model = msjax.Model(
+        species={"X": 5.0},
+        reactions=[msjax.Reaction("X ->", msjax.Formula("k1*k2*X"))],
+        parameters={"k1": 1.0, "k2": 0.5},
+    )
+    ts = np.linspace(0.2, 4.0, 12)
+    problem = Problem(
+        model,
+        [Observable("x", "X", noise="0.1")],
+        [Measurement("x", float(t), float(5 * np.exp(-0.5 * t))) for t in ts],
+        [Parameter("k1", "log10", 1e-2, 1e2, 1.0), Parameter("k2", "log10", 1e-2, 1e2, 0.5)],
+    )
+    report = structural_identifiability(problem, key=jax.random.key(0))
+    assert report.rank == 1
+    assert set(report.non_identifiable) == {"k1", "k2"}
+    assert report.identifiable_combinations == ("k1 · k2",)
+    np.testing.assert_allclose(np.abs(report.null_space[:, 0]), [2**-0.5, 2**-0.5], atol=1e-6)
+    prof = profile(problem, problem.nominal_parameters(), ["k1"], n_points=4, width=1.0, steps=10)
+    assert prof.flat.tolist() == [True]
+    np.testing.assert_allclose(prof.nllh, prof.nllh[0, 4], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("noise", "reference"),
+    [
+        (Normal(), lambda y, m, s: scipy.stats.norm.logpdf(y, m, s)),
+        (Normal("log"), lambda y, m, s: scipy.stats.lognorm.logpdf(y, s, scale=m)),
+        (Laplace(), lambda y, m, s: scipy.stats.laplace.logpdf(y, m, s)),
+        (Poisson(), lambda y, m, s: scipy.stats.poisson.logpmf(y, m)),
+        (NegativeBinomial(), lambda y, m, s: scipy.stats.nbinom.logpmf(y, s, s / (s + m))),
+    ],
+)
+def test_noise_models_match_scipy(noise, reference):
+    y = np.asarray([0.0 + 1.0, 3.0, 7.0])
+    mu = np.asarray([1.5, 2.5, 9.0])
+    sigma = np.asarray([0.5, 2.0, 3.0])
+    np.testing.assert_allclose(noise.log_prob(y, mu, sigma), reference(y, mu, sigma), rtol=1e-10)
+
+
+def test_bad_input_errors_name_the_item():
+    model = msjax.models.birth_death()
+    obs = [Observable("x", "X")]
+    with pytest.raises(InferenceError, match="unknown observable 'y'"):
+        Problem(model, obs, [Measurement("y", 1.0, 1.0)], [])
+    with pytest.raises(InferenceError, match=r"'k' has lower bound 5.0 > upper bound 1.0"):
+        Problem(model, obs, [Measurement("x", 1.0, 1.0)], [Parameter("k", "lin", 5.0, 1.0)])
+    with pytest.raises(InferenceError, match=r"'k' is on log10 scale but its lower bound is -1"):
+        Problem(model, obs, [Measurement("x", 1.0, 1.0)], [Parameter("k", "log10", -1.0, 1.0)])
+    with pytest.raises(InferenceError, match="measurement 1 .* non-finite value nan"):
+        Problem(model, obs, [Measurement("x", 1.0, float("nan"))], [])
+    with pytest.raises(InferenceError, match="reads unknown name"):
+        Problem(model, [Observable("x", "Y")], [Measurement("x", 1.0, 1.0)], [])
+
+
+_SUITE = TESTDATA / "petab-testsuite" / "v1.0.0" / "sbml"
+
+
+@pytest.mark.parametrize("case", ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"])
+def test_petab_test_suite_llh(case):
+    import yaml
+
+    pytest.importorskip("petab")
+    folder = _SUITE / case
+    solution = yaml.safe_load((folder / f"_{case}_solution.yaml").read_text())
+    problem = load_petab(folder / f"_{case}.yaml")
+    llh = -float(problem.nllh(problem.nominal_parameters()))
+    assert llh == pytest.approx(solution["llh"], abs=solution["tol_llh"])
+
+
+def test_petab_bad_parameter_table(tmp_path):
+    pytest.importorskip("petab")
+    folder = _SUITE / "0001"
+    for f in folder.iterdir():
+        (tmp_path / f.name).write_text(f.read_text())
+    table = (tmp_path / "_parameters.tsv").read_text().splitlines()
+    header, first = table[0].split("\t"), table[1].split("\t")
+    first[header.index("lowerBound")] = "100"
+    table[1] = "\t".join(first)
+    (tmp_path / "_parameters.tsv").write_text("\n".join(table) + "\n")
+    with pytest.raises(PEtabError, match=r"_parameters.tsv, row 2 .*lowerBound/upperBound"):
+        load_petab(tmp_path / "_0001.yaml")
