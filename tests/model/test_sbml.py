@@ -36,6 +36,35 @@ def test_suite_sample(tier, case):
     assert record["status"] in allowed, record
 
 
+SBML_HEADER = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">\n'
+)
+
+
+def _sbml(body: str) -> str:
+    return SBML_HEADER + f'<model id="m">{body}</model></sbml>'
+
+
+COMPARTMENT = (
+    '<listOfCompartments><compartment id="c" size="2" constant="true"/></listOfCompartments>'
+)
+SPECIES = (
+    '<listOfSpecies><species id="S" compartment="c" initialAmount="4" '
+    'hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/></listOfSpecies>'
+)
+
+
+def _reaction(math: str) -> str:
+    return (
+        '<listOfReactions><reaction id="R" reversible="false"><listOfReactants>'
+        '<speciesReference species="S" stoichiometry="1" constant="true"/></listOfReactants>'
+        '<kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML">'
+        + math
+        + "</math></kineticLaw></reaction></listOfReactions>"
+    )
+
+
 def test_missing_file():
     with pytest.raises(msjax.SBMLError, match="not found"):
         load_sbml("/no/such/model.xml")
