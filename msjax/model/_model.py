@@ -185,7 +185,27 @@ def _check_unique(kind: str, names: list[str]) -> None:
         seen.add(name)
 
 
-class Model(eqx.Module):
+class NamedParameters:
+    """Parameter look-ups by name, shared by `Model` and `RuleModel`; they read
+    ``parameter_names`` and ``parameter_values``."""
+
+    def parameter_index(self, name: str) -> int:
+        """Index of a parameter in parameter vectors."""
+        return _index(self.parameter_names, name, "parameter")
+
+    def parameters(self, **overrides: float) -> Float[Array, " params"]:
+        """The parameter vector [P] (ordered as ``parameter_names``), with overrides by name."""
+        theta = self.parameter_values
+        for name, value in overrides.items():
+            theta = theta.at[self.parameter_index(name)].set(value)
+        return theta
+
+    def parameter_dict(self, theta: Params) -> dict[str, Scalar]:
+        """``{name: value}`` of a parameter vector [P]."""
+        return dict(zip(self.parameter_names, theta, strict=True))
+
+
+class Model(NamedParameters, eqx.Module):
     """A reaction network ``dx/dt = N v(x, θ)`` with rate laws, compartments and parameters.
 
     Structure (names, stoichiometry, rate laws) is static; initial state, parameter values and
@@ -319,21 +339,6 @@ class Model(eqx.Module):
     def species_index(self, name: str) -> int:
         """Index of a species in state vectors."""
         return _index(self.species_names, name, "species")
-
-    def parameter_index(self, name: str) -> int:
-        """Index of a parameter in parameter vectors."""
-        return _index(self.parameter_names, name, "parameter")
-
-    def parameters(self, **overrides: float) -> Float[Array, " params"]:
-        """The parameter vector [P] (ordered as ``parameter_names``), with overrides by name."""
-        theta = self.parameter_values
-        for name, value in overrides.items():
-            theta = theta.at[self.parameter_index(name)].set(value)
-        return theta
-
-    def parameter_dict(self, theta: Params) -> dict[str, Scalar]:
-        """``{name: value}`` of a parameter vector [P]."""
-        return dict(zip(self.parameter_names, theta, strict=True))
 
     # --- structure -----------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from .._errors import ModelError
 from .._types import Array, Float, Params, Scalar, State
+from ._model import NamedParameters, _index
 from ._sbml_math import Evaluator, Node
 
 ATOMS = "\0atoms"
@@ -45,7 +46,7 @@ class Event(eqx.Module):
     initial_value: bool = True
 
 
-class RuleModel(eqx.Module):
+class RuleModel(NamedParameters, eqx.Module):
     """An ODE model ``dy/dt = f(t, y, θ)`` defined by definitions, derivatives and events.
 
     Built by `load_sbml` / `load_antimony`; runs under `msjax.simulate` with `msjax.ODE`.
@@ -86,21 +87,6 @@ class RuleModel(eqx.Module):
     def species_index(self, name: str) -> int:
         """Index of a state variable."""
         return _index(self.state_names, name, "state variable")
-
-    def parameter_index(self, name: str) -> int:
-        """Index of a parameter in parameter vectors."""
-        return _index(self.parameter_names, name, "parameter")
-
-    def parameters(self, **overrides: float) -> Float[Array, " params"]:
-        """The parameter vector [P], with overrides by name."""
-        theta = self.parameter_values
-        for name, value in overrides.items():
-            theta = theta.at[self.parameter_index(name)].set(value)
-        return theta
-
-    def parameter_dict(self, theta: Params) -> dict[str, Scalar]:
-        """``{name: value}`` of a parameter vector [P]."""
-        return dict(zip(self.parameter_names, theta, strict=True))
 
     # --- numerics ------------------------------------------------------------------------
 
@@ -208,10 +194,3 @@ class RuleModel(eqx.Module):
                 value = _NP.num(_NP(node, env, ts, ys, theta))
                 columns.append(np.broadcast_to(np.asarray(value, dtype=float), ts.shape))
         return np.stack(columns, axis=-1) if columns else np.zeros((len(ts), 0))
-
-
-def _index(names: tuple[str, ...], name: str, kind: str) -> int:
-    try:
-        return names.index(name)
-    except ValueError:
-        raise ModelError(f"unknown {kind} {name!r}; known: {list(names)}") from None
