@@ -51,8 +51,8 @@ def as_antimony(reactions, initial) -> str:
         else:
             lines.append(f"R{i}: X{a} -> X{b}; cell*k{i}*X{a}/(km{i} + X{a})")
             lines.append(f"km{i} = 0.5")
-        lines.append(f"k{i} = {k!r}")
-    lines += [f"X{i} = {v!r}" for i, v in enumerate(initial)]
+        lines.append(f"k{i} = {float(k)!r}")
+    lines += [f"X{i} = {float(v)!r}" for i, v in enumerate(initial)]
     return "\n".join(lines)
 
 
