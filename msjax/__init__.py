@@ -1,6 +1,5 @@
 """msjax: a GPU-accelerated, differentiable simulator for multi-scale systems biology."""
 
-
 import jax
 
 from . import models as models
