@@ -78,10 +78,23 @@ def _acceptable(solution, atol) -> Array:
 _RTOL_EVENT, _ATOL_EVENT = 1e-8, 1e-10
 
 
-def _integrate_to_steady_state(model, theta, y0, t_max, rtol, atol):
+def integrate_to_steady_state(
+    model,
+    theta,
+    y0,
+    *,
+    solver=None,
+    t_max=jnp.inf,
+    rtol=_RTOL_EVENT,
+    atol=_ATOL_EVENT,
+    max_steps: int = 100_000,
+    adjoint=None,
+):
+    """Integrate from ``y0`` [S] until ``|dx/dt|`` is negligible (diffrax's steady-state event)
+    or ``t_max``. Returns ``(x [S], reached)``; ``x`` is ``y0`` when the solve failed."""
     solution = diffrax.diffeqsolve(
         diffrax.ODETerm(_vector_field),
-        Rodas4(),
+        Rodas4() if solver is None else solver,
         t0=0.0,
         t1=t_max,
         dt0=None,
@@ -90,10 +103,13 @@ def _integrate_to_steady_state(model, theta, y0, t_max, rtol, atol):
         saveat=diffrax.SaveAt(t1=True),
         stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
         event=diffrax.Event(diffrax.steady_state_event(rtol=rtol, atol=atol)),
-        max_steps=100_000,
+        max_steps=max_steps,
+        adjoint=diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint,
         throw=False,
     )
-    return jnp.where(jnp.isfinite(solution.ys[-1]), solution.ys[-1], y0)
+    x = solution.ys[-1]
+    reached = (solution.result == diffrax.RESULTS.event_occurred) & jnp.all(jnp.isfinite(x))
+    return jnp.where(jnp.all(jnp.isfinite(x)), x, y0), reached
 
 
 @eqx.filter_jit
@@ -103,9 +119,7 @@ def _steady_state(model, theta, y0, constraints, rtol, atol, t_max):
     newton = _newton(y0, args, rtol, atol, 100)
 
     def from_integration():
-        guess = jax.lax.stop_gradient(
-            _integrate_to_steady_state(model, theta, y0, t_max, _RTOL_EVENT, _ATOL_EVENT)
-        )
+        guess = jax.lax.stop_gradient(integrate_to_steady_state(model, theta, y0, t_max=t_max)[0])
         polished = _newton(guess, args, rtol, atol, 100)
         polished_ok = _acceptable(polished, atol)
         # Newton fails from a genuine steady state when it is not isolated: keep the point.

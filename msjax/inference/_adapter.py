@@ -5,8 +5,12 @@ import jax
 import jax.numpy as jnp
 
 from .._solution import RESULTS
-from ..deterministic._ode import _vector_field
-from ..deterministic._steady import _acceptable, _constraints, _newton
+from ..deterministic._steady import (
+    _acceptable,
+    _constraints,
+    _newton,
+    integrate_to_steady_state,
+)
 from ._errors import InferenceError
 
 
@@ -99,25 +103,17 @@ def steady_state(model, method, theta, y0):
 
 
 def _integrate(model, method, theta, y0, stop):
-    rtol, atol = min(method.rtol, 1e-8), min(method.atol, 1e-10)
     adjoint = diffrax.ForwardMode() if stop else method.adjoint
-    solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(_vector_field),
-        method.solver,
-        t0=0.0,
-        t1=jnp.inf,
-        dt0=None,
-        y0=y0,
-        args=(model, theta),
-        saveat=diffrax.SaveAt(t1=True),
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-        event=diffrax.Event(diffrax.steady_state_event(rtol=rtol, atol=atol)),
+    x, ok = integrate_to_steady_state(
+        model,
+        theta,
+        y0,
+        solver=method.solver,
+        rtol=min(method.rtol, 1e-8),
+        atol=min(method.atol, 1e-10),
         max_steps=method.max_steps,
         adjoint=adjoint,
-        throw=False,
     )
-    x = solution.ys[-1]
-    ok = (solution.result == diffrax.RESULTS.event_occurred) & jnp.all(jnp.isfinite(x))
     return jnp.where(ok, x, y0), ok
 
 

@@ -196,7 +196,6 @@ _SUITE = TESTDATA / "petab-testsuite" / "v1.0.0" / "sbml"
 def test_petab_test_suite_llh(case):
     import yaml
 
-    pytest.importorskip("petab")
     folder = _SUITE / case
     solution = yaml.safe_load((folder / f"_{case}_solution.yaml").read_text())
     problem = load_petab(folder / f"_{case}.yaml")
@@ -205,7 +204,6 @@ def test_petab_test_suite_llh(case):
 
 
 def test_petab_bad_parameter_table(tmp_path):
-    pytest.importorskip("petab")
     folder = _SUITE / "0001"
     for f in folder.iterdir():
         (tmp_path / f.name).write_text(f.read_text())
