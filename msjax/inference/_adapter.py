@@ -58,22 +58,27 @@ def known_names(model) -> set[str]:
     return names
 
 
-def species_names(model) -> tuple[str, ...]:
-    """Species that conditions may set (initial values)."""
+def state_names(model) -> tuple[str, ...]:
+    """What conditions may set (initial values): species, and for SBML also the other state
+    variables (parameters or compartments that rate rules integrate)."""
     if is_rule_model(model):
-        return tuple(name for name, *_ in model.species)
+        species = tuple(name for name, *_ in model.species)
+        return species + tuple(n for n in model.state_names if n not in species)
     return tuple(model.species_names)
 
 
-def set_species(model, y, theta, name, value):
-    """``y`` [S] with species ``name`` set to ``value`` (a concentration, or an amount where
-    SBML says hasOnlySubstanceUnits), converted to the model's state variable."""
+def set_state(model, y, theta, name, value):
+    """``y`` [S] with ``name`` set to ``value``: a species' concentration (or amount where
+    SBML says hasOnlySubstanceUnits), converted to the model's state variable, or the value of
+    another state variable."""
     if not is_rule_model(model):
         return y.at[model.species_names.index(name)].set(value)
     from ..model._sbml_model import _JNP
 
     if name not in model.state_names:
-        raise InferenceError(f"species {name!r} is not a state variable (an assignment rule?)")
+        raise InferenceError(f"{name!r} is not a state variable (an assignment rule?)")
+    if name not in {n for n, *_ in model.species}:
+        return y.at[model.state_names.index(name)].set(jnp.asarray(value, dtype=y.dtype))
     amount_ast = next(a for n, a, _ in model.species if n == name)
     env = {name: value}
     # A species' state is its amount unless a rate rule integrates its concentration.

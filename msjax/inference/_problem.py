@@ -233,13 +233,13 @@ class Problem(eqx.Module):
                     used.append(c)
         self.condition_ids = tuple(used)
         model_params = list(model.parameter_names)
-        settable = _adapter.species_names(model)
+        settable = _adapter.state_names(model)
         for cid, overrides in conditions.items():
             for target in overrides:
                 if target not in model_params and target not in settable:
                     raise InferenceError(
                         f"{where}: condition {cid!r} sets {target!r}, which is neither a model "
-                        "parameter nor a species"
+                        "parameter nor a state variable"
                     )
         override_species = sorted(
             {
@@ -467,7 +467,7 @@ class Problem(eqx.Module):
             values = pool[self.species_src[conditions, k]]
             mask = self.species_mask[conditions, k]
             new = jax.vmap(
-                lambda y, t, v, name=name: _adapter.set_species(self.model, y, t, name, v)
+                lambda y, t, v, name=name: _adapter.set_state(self.model, y, t, name, v)
             )(y0, theta_c, values)
             y0 = jnp.where(mask[:, None], new, y0)
         return y0

@@ -443,6 +443,18 @@ class Model(NamedParameters, eqx.Module):
         """``∂(dx/dt)/∂x`` [S, S], exact by forward-mode autodiff."""
         return jax.jacfwd(self.rhs, argnums=1)(t, x, theta)
 
+    def check_stochastic(self) -> None:
+        """Raise `ModelError` unless every reaction has a stochastic reading (an irreversible
+        channel, not a net rate law of a reversible reaction)."""
+        for channel in self.channels:
+            if channel.net:
+                raise ModelError(
+                    f"reaction {channel.name} is reversible with a net rate law; stochastic "
+                    "methods need two irreversible reactions (or MassAction(forward, reverse))"
+                )
+        if not self.channels:
+            raise ModelError("the model has no reactions to simulate stochastically")
+
     def propensities(
         self,
         n: Float[Array, " species"],
@@ -460,13 +472,9 @@ class Model(NamedParameters, eqx.Module):
         size = omega * self.volumes
         x = n / size[np.asarray(self.species_compartments)]
         env = _Env(self, t, x, theta)
+        self.check_stochastic()
         propensities = []
         for channel, c in zip(self.channels, self.reaction_compartments, strict=True):
-            if channel.net:
-                raise ModelError(
-                    f"reaction {channel.name} is reversible with a net rate law; stochastic "
-                    "methods need two irreversible reactions (or MassAction(forward, reverse))"
-                )
             env.where = f"rate law of reaction {channel.name}"
             if isinstance(channel.rate, MassAction):
                 order = sum(channel.reactants.values())

@@ -1,9 +1,9 @@
 """Shared pieces of the stochastic methods: counts, per-trajectory keys, result codes.
 
-**Counts convention.** Stochastic methods work on molecule counts ``n_s = Ω V_s x_s``, where
-``x`` is the model state (concentrations, as `simulate` passes them), ``V_s`` the volume of the
-compartment of species ``s`` and ``Ω`` the method's system size (``omega``, default 1, so an SBML
-model with amounts in unit-volume compartments gives counts equal to amounts). Counts must be
+**Counts convention.** Stochastic methods work on molecule counts ``n = Ω · model.amounts(x)``,
+where ``x`` is the model state as `simulate` passes it (for `Model`, concentrations, so
+``n_s = Ω V_s x_s``; an SBML model's state already holds amounts) and ``Ω`` the method's system
+size (``omega``, default 1, so counts equal amounts). Counts must be
 non-negative integers up to a relative tolerance of 1e-6; anything else is an error (a `ModelError`
 on concrete input, the result code ``invalid_counts`` under ``throw=False``). Outputs ``ys``
 are counts (``int32`` for SSA and tau-leaping, floats for the CLE); divide by ``Ω V_s`` for
@@ -24,17 +24,12 @@ from .._solution import RESULTS, Solution
 COUNT_RTOL = 1e-6
 
 
-def sizes(model, omega) -> jax.Array:
-    """System size of each species ``Ω V_s`` [S]."""
-    return omega * model.volumes[np.asarray(model.species_compartments)]
-
-
 def to_counts(model, y0, omega):
     """Counts ``round(Ω V x)`` [S] (int32) of a state [S], and whether they are valid (bool []).
 
     Valid means finite, non-negative and integer within ``COUNT_RTOL``.
     """
-    scaled = y0 * sizes(model, omega).astype(y0.dtype)
+    scaled = (omega * model.amounts(y0)).astype(y0.dtype)
     rounded = jnp.round(scaled)
     tolerance = COUNT_RTOL * jnp.maximum(1.0, jnp.abs(scaled))
     valid = jnp.all(jnp.isfinite(scaled) & (scaled > -tolerance))
@@ -47,8 +42,7 @@ def to_counts(model, y0, omega):
 def check_counts(model, y0, omega) -> np.ndarray:
     """Concrete counts [S] or [B, S] (int64); raises `ModelError` naming the bad species."""
     y0 = np.asarray(y0, dtype=np.float64)
-    size = np.asarray(sizes(model, omega), dtype=np.float64)
-    scaled = y0 * size
+    scaled = omega * np.asarray(model.amounts(y0), dtype=np.float64)
     rounded = np.round(scaled)
     tolerance = COUNT_RTOL * np.maximum(1.0, np.abs(scaled))
     bad_sign = np.any((scaled < -tolerance) | ~np.isfinite(scaled), axis=tuple(range(y0.ndim - 1)))
@@ -81,15 +75,8 @@ def check_key(method, key) -> None:
 
 
 def check_model(model) -> None:
-    """Stochastic methods need irreversible channels; raises `ModelError` otherwise."""
-    for channel in model.channels:
-        if channel.net:
-            raise ModelError(
-                f"reaction {channel.name} is reversible with a net rate law; stochastic methods "
-                "need two irreversible reactions (or MassAction(forward, reverse))"
-            )
-    if not model.channels:
-        raise ModelError("the model has no reactions to simulate stochastically")
+    """Raises `ModelError` unless the model has a stochastic reading (its own check)."""
+    model.check_stochastic()
 
 
 class AbstractStochasticMethod(AbstractMethod):
@@ -126,10 +113,10 @@ class AbstractStochasticMethod(AbstractMethod):
 
 
 def float_params(method, model, ts, params):
-    """``(model, ts, θ, Ω)`` in the method's float dtype (the model's volumes cast too)."""
+    """``(model, ts, θ, Ω)`` in the method's float dtype (the model's float arrays cast too)."""
     dtype = method.float_dtype
     omega = jnp.asarray(getattr(method, "omega", 1.0), dtype=dtype)
-    model = eqx.tree_at(lambda m: m.volumes, model, model.volumes.astype(dtype))
+    model = jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, model)
     return model, ts.astype(dtype), params.astype(dtype), omega
 
 
