@@ -367,7 +367,7 @@ def profile(
             for s in (-1.0, 1.0)
         ]
     )  # [2K, n]
-    f_hat = float(problem.nllh(theta_hat))
+    f_hat = float(problem.objective(theta_hat))
     x = jnp.broadcast_to(theta_hat, (idx.size, theta_hat.shape[0]))
     step = jax.vmap(lambda i, v, x0: _profile_step(problem, i, v, x0, steps))
     xs, fs = [], []

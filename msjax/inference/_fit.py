@@ -18,12 +18,13 @@ METHODS = ("lbfgs", "adam", "levenberg_marquardt", "gauss_newton")
 
 
 class FitResult(eqx.Module):
-    """The outcome of a multistart fit; starts are sorted by final nllh (a waterfall).
+    """The outcome of a multistart fit; starts are sorted by final objective value
+    (``problem.objective``: nllh − log prior; a waterfall).
 
-    **Fields:** ``x`` [E] best parameters (on their scale); ``fun`` its nllh; ``xs`` [N, E]
-    and ``fvals`` [N] all starts, sorted; ``x0s`` [N, E] their starting points; ``iterations``
-    [N]; ``converged`` [N]; ``failed`` [N] (nllh is +inf: a solve failed); ``wall_time`` (s);
-    ``parameter_ids``; ``method``.
+    **Fields:** ``x`` [E] best parameters (on their scale); ``fun`` its objective value;
+    ``xs`` [N, E] and ``fvals`` [N] all starts, sorted; ``x0s`` [N, E] their starting
+    points; ``iterations`` [N]; ``converged`` [N]; ``failed`` [N] (+inf: a solve failed);
+    ``wall_time`` (s); ``parameter_ids``; ``method``.
     """
 
     x: Float[Array, " estimated"]
@@ -69,11 +70,12 @@ def latin_hypercube(lower, upper, n: int, *, key) -> Float[Array, "n dims"]:
 
 
 def _objective(problem: Problem):
-    """nllh with the problem's derivative mode behind a reverse-mode interface (for optax)."""
+    """``problem.objective`` differentiated in the problem's mode, behind a reverse-mode
+    interface (for optax)."""
 
     @jax.custom_vjp
     def f(x):
-        return problem.nllh(x)
+        return problem.objective(x)
 
     def fwd(x):
         value, grad = _value_and_grad(problem, x, problem.forward_mode)
@@ -190,7 +192,7 @@ def _least_squares(problem, method, x0s, max_steps, rtol, atol):
         return x, solution.stats["num_steps"], solution.result == optx.RESULTS.successful
 
     xs, steps, ok = jax.vmap(one)(x0s)
-    fvals = jax.vmap(problem.nllh)(xs)
+    fvals = jax.vmap(problem.objective)(xs)
     return xs, fvals, steps, ok
 
 
@@ -208,7 +210,7 @@ def fit(
     chunk: int = 25,
     progress: bool | None = None,
 ) -> FitResult:
-    """Minimise ``problem.nllh`` from ``n_starts`` starts, all optimised together.
+    """Minimise ``problem.objective`` (nllh − log prior) from ``n_starts`` starts, together.
 
     Starts are a Latin hypercube in the bounds on the parameter scale (or ``x0`` [N, E]).
     One compiled program runs every start under `jax.vmap`; it is called chunk by chunk

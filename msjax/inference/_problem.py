@@ -567,18 +567,23 @@ class Problem(eqx.Module):
         return total
 
     def nllh(self, theta: Float[Array, " estimated"]) -> Float[Array, ""]:
-        """Negative log-likelihood (minus log prior) at ``θ`` [E] on the parameter scale;
-        ``+inf`` when a solve fails."""
-        return _nllh(self, jnp.asarray(theta, dtype=self.nominal_linear.dtype))
+        """Negative log-likelihood ``−Σ_i log p(y_i | θ)`` at ``θ`` [E] on the parameter scale
+        (the value PEtab benchmarks publish; priors excluded); ``+inf`` when a solve fails."""
+        return _nllh(self, jnp.asarray(theta, dtype=self.nominal_linear.dtype), False)
+
+    def objective(self, theta: Float[Array, " estimated"]) -> Float[Array, ""]:
+        """What `fit` and `profile` minimise: ``nllh(θ) − log π(θ)`` (the negative log
+        posterior; equal to ``nllh`` without priors); ``+inf`` when a solve fails."""
+        return _nllh(self, jnp.asarray(theta, dtype=self.nominal_linear.dtype), True)
 
     def residuals(self, theta) -> Float[Array, " residuals"]:
-        """Residuals ``r`` with ``½ Σ r² = nllh + const`` for Gaussian (normal, log-normal)
+        """Residuals ``r`` with ``½ Σ r² = objective + const`` for Gaussian (normal, log-normal)
         problems: standardised data residuals, then ``sqrt(log(2πσ²) + c)`` per measurement
         (σ-dependence; AMICI's trick) and Gaussian priors."""
         return _residuals(self, jnp.asarray(theta, dtype=self.nominal_linear.dtype))
 
     def value_and_grad(self, theta, mode: str | None = None):
-        """``(nllh, ∇nllh [E])``; ``mode`` forward (jacfwd; the method's adjoint must be
+        """``(objective, ∇objective [E])``; ``mode`` forward (jacfwd; the method's adjoint must be
         `diffrax.ForwardMode`) or reverse; default: as the method's adjoint allows."""
         theta = jnp.asarray(theta, dtype=self.nominal_linear.dtype)
         if mode is None:
@@ -603,9 +608,9 @@ class Problem(eqx.Module):
         return isinstance(self.method.adjoint, diffrax.ForwardMode)
 
 
-def _safe_nllh(problem: Problem, theta):
+def _safe_nllh(problem: Problem, theta, prior: bool):
     terms, ok = problem.log_likelihood_terms(theta)
-    value = -jnp.sum(terms) - problem.log_prior(theta)
+    value = -jnp.sum(terms) - (problem.log_prior(theta) if prior else 0.0)
     good = ok & jnp.isfinite(value)
     return jnp.where(good, value, jnp.inf)
 
@@ -648,11 +653,11 @@ def _value_and_grad(problem: Problem, theta, forward: bool):
     if forward:
 
         def both(t):
-            value = _safe_nllh(problem, t)
+            value = _safe_nllh(problem, t, True)
             return value, value
 
         grad, value = jax.jacfwd(both, has_aux=True)(theta)
     else:
-        value, grad = jax.value_and_grad(lambda t: _safe_nllh(problem, t))(theta)
+        value, grad = jax.value_and_grad(lambda t: _safe_nllh(problem, t, True))(theta)
     grad = jnp.where(jnp.isfinite(value) & jnp.isfinite(grad), grad, 0.0)
     return value, grad
