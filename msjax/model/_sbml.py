@@ -466,6 +466,7 @@ class _Builder:
             if e.getTrigger() is not None and e.getTrigger().isSetMath()  # else never fires
         )
         self._refuse_prioritised_cascades(events)
+        reactants, products, network_rows = self._network()
         return RuleModel(
             state_names=tuple(self.state),
             parameter_names=tuple(self.parameter_names),
@@ -475,9 +476,62 @@ class _Builder:
             events=events,
             species=tuple(species_out),
             symbols=tuple(symbols),
+            reaction_names=tuple(r["id"] for r in self.reactions),
+            reactants=reactants,
+            products=products,
+            network_rows=network_rows,
+            network_problem=self._network_problem(network_rows, derivatives, events),
             initial_state=jnp.asarray(y0, dtype=float),
             parameter_values=jnp.asarray(theta, dtype=float),
         )
+
+    def _network(self):
+        """Reactant and product coefficients [S][R] on the state rows, and which rows are
+        network rows (species amounts whose derivative is exactly ``Σ_r N_sr K_r``)."""
+        reactants = np.zeros((len(self.state), len(self.reactions)))
+        products = np.zeros_like(reactants)
+        symbolic = set()
+        for j, r in enumerate(self.reactions):
+            for species, sign, ref_id, value in r["stoich"]:
+                if species not in self.state:
+                    continue
+                if ref_id:
+                    symbolic.add(species)
+                side = reactants if sign < 0 else products
+                side[self.state.index(species), j] += value
+        network_rows = tuple(
+            name in self.species
+            and self.state_kind[name] == "amount"
+            and name not in self.rate_rules
+            and name not in symbolic
+            and not (self.species[name]["conversion"] or self.model_conversion)
+            for name in self.state
+        )
+        return _as_rows(reactants), _as_rows(products), network_rows
+
+    def _network_problem(self, network_rows, derivatives, events) -> str | None:
+        """Why the model has no stochastic reading (None when it has one)."""
+        if events:
+            return f"it has events ({', '.join(e.name for e in events)})"
+        if not self.reactions:
+            return "it has no reactions"
+        for name, row, derivative in zip(self.state, network_rows, derivatives, strict=True):
+            if not row and derivative != ("num", 0.0):
+                return (
+                    f"{name!r} changes other than by reactions with fixed stoichiometry "
+                    "(a rate rule, a conversion factor or a variable stoichiometry)"
+                )
+        for r, sbml in zip(self.reactions, self.m.getListOfReactions(), strict=True):
+            if sbml.getReversible() and _is_difference(self._math(r["math"], r["id"])):
+                return (
+                    f"reaction {r['id']!r} is reversible with a net rate law (forward − "
+                    "reverse); split it into two irreversible reactions"
+                )
+        for r in self.reactions:
+            for species, _, _, value in r["stoich"]:
+                if value != round(value):
+                    return f"reaction {r['id']!r} has stoichiometry {value} for {species!r}"
+        return None
 
     def _refuse_prioritised_cascades(self, events) -> None:
         """Events with priorities whose assignments change what a trigger reads can fire
@@ -593,6 +647,20 @@ class _Builder:
             use_values_from_trigger_time=bool(use_trigger),
             initial_value=bool(initial_value),
         )
+
+
+def _is_difference(node: Node) -> bool:
+    """Whether a kinetic law reads as a net rate: a difference, possibly times factors."""
+    if node[0] != "op":
+        return False
+    if node[1] == "-" and len(node[2]) == 2:
+        return True
+    return node[1] in ("*", "/") and any(_is_difference(c) for c in node[2])
+
+
+def _as_rows(matrix: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    """A matrix as nested tuples of floats (hashable, for static fields)."""
+    return tuple(tuple(float(v) for v in row) for row in matrix)
 
 
 def _replace(node: Node, replacements: Mapping[Node, Node]) -> Node:

@@ -19,6 +19,7 @@ import numpy as np
 
 from .._errors import ModelError
 from .._types import Array, Float, Params, Scalar, State
+from ._conservation import left_null_space
 from ._model import NamedParameters, _index
 from ._sbml_math import Evaluator, Node
 
@@ -56,6 +57,12 @@ class RuleModel(NamedParameters, eqx.Module):
     ``atoms`` (``(op, g)``: the relation ``g op 0`` with ``op`` in ``gt``/``geq``);
     ``events``; ``species`` (``(name, amount AST, concentration AST)``) and ``symbols``
     (``(name, AST)`` of every other named quantity), read by `observe`.
+    The reaction network, read by stochastic methods, `steady_state` and `timescales`:
+    ``reaction_names`` [R] (each a definition: its kinetic law, amount per time);
+    ``reactants``/``products`` [S][R] (coefficients on the state rows; zero rows for
+    states that reactions do not change); ``network_rows`` [S] (states whose derivative is
+    exactly ``Σ_r N_sr K_r``: species amounts without rate rules or conversion factors);
+    ``network_problem``: why the model has no stochastic reading, or None.
     **Fields (traced):** ``initial_state`` [S]; ``parameter_values`` [P].
     """
 
@@ -67,6 +74,11 @@ class RuleModel(NamedParameters, eqx.Module):
     events: tuple[Event, ...] = eqx.field(static=True)
     species: tuple[tuple[str, Node, Node], ...] = eqx.field(static=True)
     symbols: tuple[tuple[str, Node], ...] = eqx.field(static=True)
+    reaction_names: tuple[str, ...] = eqx.field(static=True)
+    reactants: tuple[tuple[float, ...], ...] = eqx.field(static=True)
+    products: tuple[tuple[float, ...], ...] = eqx.field(static=True)
+    network_rows: tuple[bool, ...] = eqx.field(static=True)
+    network_problem: str | None = eqx.field(static=True)
     initial_state: Float[Array, " states"]
     parameter_values: Float[Array, " params"]
 
@@ -87,6 +99,66 @@ class RuleModel(NamedParameters, eqx.Module):
     def species_index(self, name: str) -> int:
         """Index of a state variable."""
         return _index(self.state_names, name, "state variable")
+
+    # --- the reaction network ------------------------------------------------------------
+
+    @property
+    def reactant_matrix(self) -> np.ndarray:
+        """Reactant coefficients [S, R] on the state rows."""
+        return _matrix(self.reactants, len(self.reaction_names))
+
+    @property
+    def product_matrix(self) -> np.ndarray:
+        """Product coefficients [S, R] on the state rows."""
+        return _matrix(self.products, len(self.reaction_names))
+
+    @property
+    def stoichiometry(self) -> np.ndarray:
+        """``N = products − reactants`` [S, R]; rows of clamped states (boundary or constant
+        species, states without a derivative) and of states outside the network are zero."""
+        matrix = self.product_matrix - self.reactant_matrix
+        matrix[~np.asarray(self.network_rows) | np.asarray(self.boundary, bool)] = 0
+        return matrix
+
+    @property
+    def boundary(self) -> tuple[bool, ...]:
+        """Per state [S]: clamped (its derivative is identically zero)."""
+        return tuple(d == ("num", 0.0) for d in self.derivatives)
+
+    def conservation_laws(self) -> np.ndarray:
+        """Integer basis ``L`` [K, S] of conserved sums of amounts among the network rows
+        (none when a stoichiometry is not an integer); ``L · amounts(y)`` is constant between
+        events."""
+        rows = np.flatnonzero(np.asarray(self.network_rows) & ~np.asarray(self.boundary, bool))
+        matrix = self.stoichiometry[rows]
+        if np.any(matrix != np.round(matrix)):
+            return np.zeros((0, len(self.state_names)), dtype=np.int64)
+        laws = left_null_space(matrix.astype(np.int64))
+        embedded = np.zeros((laws.shape[0], len(self.state_names)), dtype=np.int64)
+        embedded[:, rows] = laws
+        return embedded
+
+    def amounts(self, y: Float[Array, "... states"]) -> Float[Array, "... states"]:
+        """Amounts [..., S]: the state itself (species are integrated as amounts)."""
+        return y
+
+    def check_stochastic(self) -> None:
+        """Raise `ModelError` unless the model reads as a network of irreversible reactions
+        whose kinetic laws are propensities in amounts (SBML's extensive convention)."""
+        if self.network_problem is not None:
+            raise ModelError(f"no stochastic reading of this SBML model: {self.network_problem}")
+
+    def propensities(
+        self, n: Float[Array, " states"], theta: Params, omega=1.0, t: Scalar = 0.0
+    ) -> Float[Array, " reactions"]:
+        """Propensities [R] at counts ``n`` [S]: ``a_r = Ω K_r(n / Ω)``, the kinetic laws
+        evaluated on amounts ``n / Ω`` (``Ω = 1``: the laws themselves, as in the DSMTS)."""
+        self.check_stochastic()
+        y = jnp.asarray(n, dtype=theta.dtype) / omega
+        env = self._env(t, y, theta)
+        return jnp.stack(
+            [omega * jnp.asarray(_JNP.num(env[r]), dtype=theta.dtype) for r in self.reaction_names]
+        )
 
     # --- numerics ------------------------------------------------------------------------
 
@@ -167,9 +239,10 @@ class RuleModel(NamedParameters, eqx.Module):
         names: Sequence[str] | None = None,
         amounts: Sequence[str] | bool = (),
     ) -> np.ndarray:
-        """Values [T, K] of named quantities along a trajectory (NumPy, no compilation).
+        """Values [..., T, K] of named quantities along trajectories (NumPy, no compilation).
 
-        **Arguments:** ``ts`` [T]; ``ys`` [T, S]; ``theta`` [P] (default the model's);
+        **Arguments:** ``ts`` [T]; ``ys`` [..., T, S] (e.g. an ensemble [n, T, S]);
+        ``theta`` [P] (default the model's);
         ``names``: species, parameters, compartments or reactions (default: all species);
         ``amounts``: species to report as amounts (``True``: all); the others are
         concentrations (species in SBML report in amounts when ``hasOnlySubstanceUnits``).
@@ -192,5 +265,10 @@ class RuleModel(NamedParameters, eqx.Module):
                 else:
                     raise ModelError(f"unknown output {name!r}")
                 value = _NP.num(_NP(node, env, ts, ys, theta))
-                columns.append(np.broadcast_to(np.asarray(value, dtype=float), ts.shape))
-        return np.stack(columns, axis=-1) if columns else np.zeros((len(ts), 0))
+                columns.append(np.broadcast_to(np.asarray(value, dtype=float), ys.shape[:-1]))
+        return np.stack(columns, axis=-1) if columns else np.zeros((*ys.shape[:-1], 0))
+
+
+def _matrix(rows: tuple[tuple[float, ...], ...], n_reactions: int) -> np.ndarray:
+    matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), n_reactions)
+    return matrix.astype(np.int64) if np.all(matrix == np.round(matrix)) else matrix

@@ -9,11 +9,11 @@ from msjax.stochastic import Gillespie, TauLeap
 from msjax.stochastic.dsmts import run_case
 
 SUITE = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "sbml-stochastic"
-# Cases whose SBML uses rules (00019) or events (00028, 00033): the stochastic reader refuses
-# them by name (test_unsupported_cases_are_refused); every other case must pass.
-UNSUPPORTED = {"00019": "rules", "00028": "events", "00033": "events"}
+# Cases whose SBML has events (00028, 00033): the stochastic reading refuses them by name
+# (test_unsupported_cases_are_refused); every other case must pass.
+UNSUPPORTED = {"00028": "events", "00033": "events"}
 CASES = sorted(p.name for p in SUITE.iterdir() if p.is_dir() and p.name not in UNSUPPORTED)
-QUICK = ["00001", "00020", "00030"]
+QUICK = ["00001", "00019", "00020", "00030"]
 
 
 def _passes(case, n, seed=0):
@@ -29,7 +29,8 @@ def test_unsupported_cases_are_refused(case, feature):
 
 @pytest.mark.parametrize("case", QUICK)
 def test_dsmts_quick(case):
-    """Three networks (birth–death, immigration–death, dimerisation) at n = 2000."""
+    """Birth–death (with an assignment-rule output), immigration–death, dimerisation at
+    n = 2000."""
     row, failures = _passes(case, 2000)
     if failures:  # the suite: judge a failure by re-running with another key
         row, failures = _passes(case, 2000, seed=1)
