@@ -93,9 +93,12 @@ _MAX_CASCADE = 100
 
 
 def _first_flip(t, y, args, **kwargs):
-    """``max_i s_i g_i``: crosses zero upwards when the first relation flips (s_i = ±1)."""
-    model, theta, sign = args
-    return jnp.max(sign * model.event_roots(t, y, theta))
+    """``max_i (s_i g_i − c_i)``: crosses zero upwards when the first relation flips
+    (s_i = ±1). ``c_i ≥ 0`` is the rounding residue of a relation that flipped at the start
+    of the segment (``s_i g_i`` a hair above zero): without it that relation would hold the
+    maximum above zero and hide the next crossing."""
+    model, theta, sign, residue = args
+    return jnp.max(sign * model.event_roots(t, y, theta) - residue)
 
 
 def _update_atoms(model, theta, t, y_old, y_new, atoms):
@@ -163,6 +166,8 @@ def _solve_with_events(method, model, ts, theta, y0) -> Solution:
     def body(carry):
         t, y, atoms, triggers, ys, result, count, steps = carry
         sign = jnp.where(atoms, -1.0, 1.0).astype(y.dtype)
+        h_start = sign * model.event_roots(t, y, theta) if n_atoms else sign
+        residue = jnp.maximum(h_start, 0.0)
         solution = diffrax.diffeqsolve(
             term,
             method.solver,
@@ -170,7 +175,7 @@ def _solve_with_events(method, model, ts, theta, y0) -> Solution:
             t1=t_end,
             dt0=method.dt0,
             y0=y,
-            args=(model, theta, sign),
+            args=(model, theta, sign, residue),
             saveat=diffrax.SaveAt(
                 subs=[diffrax.SubSaveAt(ts=jnp.clip(ts, t, t_end)), diffrax.SubSaveAt(t1=True)]
             ),
@@ -190,7 +195,6 @@ def _solve_with_events(method, model, ts, theta, y0) -> Solution:
         if n_atoms:
             # At the root max_i s_i g_i = 0: the relations at (or within rounding of) zero
             # flipped; several flip together when they cross at the same time.
-            h_start = sign * model.event_roots(t, y, theta)
             h_stop = sign * model.event_roots(t_stop, y_stop, theta)
             near = h_stop > -1e-9 * (1.0 + jnp.abs(h_start))
             flip = happened & near & (h_start <= 0)

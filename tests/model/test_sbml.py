@@ -27,21 +27,10 @@ def _tier_sample(step: int = 16) -> list[tuple[str, str]]:
     return [(tier, case) for tier in ("T0", "T1", "T2") for case in by_tier[tier][::step]]
 
 
-# Known defect (open in the SBML issue): in 01531 a later event is missed when XLA compiles
-# with full optimisation (backend already initialised by other tests); the conformance runner,
-# which compiles at optimisation level 0 in its own process, passes it.
-KNOWN_DEFECTS = {"01531"}
-
-
-@pytest.mark.parametrize(
-    ("tier", "case"),
-    [
-        pytest.param(tier, case, marks=pytest.mark.xfail(reason="known defect", strict=False))
-        if case in KNOWN_DEFECTS
-        else (tier, case)
-        for tier, case in _tier_sample()
-    ],
-)
+# 01531 (in the sample) is the regression test for a missed event: many triggers cross in
+# quick succession, and a relation that flipped a rounding error above zero used to hide the
+# next crossing (under full XLA optimisation).
+@pytest.mark.parametrize(("tier", "case"), _tier_sample())
 def test_suite_sample(tier, case):
     from msjax.conformance import run_case
 
