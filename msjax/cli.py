@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .cli_ensemble import add_ensemble_command
+from .cli_fit import add_fit_commands
 from .cli_tissue import add_tissue_command
 
 DEFAULT_OUT = "msjax-output"
@@ -52,12 +53,15 @@ def _plot(solution, species: list[str], path: Path, title: str) -> None:
 
 
 def run_demo(args) -> int:
-    """The main job on the built-in examples: the MAPK cascade (Kholodenko 2000), then the
-    telegraph gene as a stochastic ensemble beside its ODE."""
+    """The main job on the built-in examples: fit a gene-expression model to synthetic data
+    (multistart, sloppiness spectrum, identifiable combinations), then the MAPK cascade
+    (Kholodenko 2000), then the telegraph gene as a stochastic ensemble beside its ODE."""
+    from msjax.cli_fit import fitting_demo
     from msjax.stochastic import telegraph_demo
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    fitting_demo(out, n_starts=args.starts)
     print("msjax demo: MAPK cascade with negative feedback (Kholodenko 2000)")
     print(f"  simulating 0..{args.t_end:g} s at {args.points} points with Rodas4 ...")
     model, solution, seconds = _simulate_builtin("mapk_cascade", args.t_end, args.points)
@@ -127,10 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msjax", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="simulate the built-in MAPK cascade example")
+    demo = commands.add_parser(
+        "demo", help="fit, analyse and simulate the built-in examples (about a minute)"
+    )
     demo.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
     demo.add_argument("--t-end", type=float, default=6000.0)
     demo.add_argument("--points", type=int, default=601)
+    demo.add_argument("--starts", type=int, default=20, help="multistart fit: starts")
     demo.set_defaults(run=run_demo)
 
     simulate = commands.add_parser(
@@ -149,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_ensemble_command(commands)
     add_tissue_command(commands)
+    add_fit_commands(commands)
     return parser
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from .._types import Array, Float
 from ..deterministic import ODE
 from ._errors import InferenceError
-from ._fit import _clip, _objective, latin_hypercube
+from ._fit import _clip, _objective, latin_hypercube, lbfgs
 from ._problem import Problem
 
 # --- sensitivities ---------------------------------------------------------------------------
@@ -218,6 +218,48 @@ def _dense_problem(problem: Problem, n_times: int) -> Problem:
     return problem.with_measurements(rows)
 
 
+def identifiable_directions(null, touched, *, max_support: int = 4, tol: float = 1e-6):
+    """Sparse log-parameter directions [K, E] among the ``touched`` [E] (bool) parameters that
+    are orthogonal to the null space ``null`` [E, N]: the identifiable combinations, each with
+    the fewest parameters (``k1 · k2`` rather than a rotated basis of the same plane).
+
+    Supports of 2, 3, ... up to ``max_support`` parameters are searched in order; a support
+    whose restricted null space leaves exactly one orthogonal direction contributes it when it
+    is independent of those found. Directions not found this way (larger supports) are
+    completed by an orthonormal basis of the remaining identifiable subspace.
+    """
+    from itertools import combinations
+
+    e = null.shape[0]
+    sub = [int(i) for i in np.flatnonzero(touched)]
+    if null.size == 0 or not sub:
+        return []
+    basis = np.eye(e)[:, sub]
+    projected = basis - null @ (null.T @ basis)
+    dim = int(np.sum(np.linalg.svd(projected, compute_uv=False) > tol))
+    found: list[np.ndarray] = []
+    for size in range(2, min(max_support, len(sub)) + 1):
+        for support in combinations(sub, size):
+            _, s, vt = np.linalg.svd(null[list(support), :].T)
+            s_full = np.zeros(size)
+            s_full[: s.size] = s
+            free = vt[s_full <= tol]
+            if free.shape[0] != 1:
+                continue
+            v = np.zeros(e)
+            v[list(support)] = free[0]
+            if np.linalg.matrix_rank(np.array([*found, v]), tol=tol) > len(found):
+                found.append(v)
+            if len(found) == dim:
+                return found
+    # complete with the identifiable subspace orthogonal to what was found
+    rest = projected - (
+        np.array(found).T @ np.linalg.pinv(np.array(found).T) @ projected if found else 0.0
+    )
+    u, s, _ = np.linalg.svd(rest, full_matrices=False)
+    return found + [u[:, k] for k in range(dim - len(found)) if s[k] > tol]
+
+
 def structural_identifiability(
     problem: Problem,
     *,
@@ -264,15 +306,9 @@ def structural_identifiability(
     null = nulls[ranks.index(rank)]
     ids = problem.parameter_ids
     touched = np.any(np.abs(null) > 1e-3, axis=1) if null.size else np.zeros(len(ids), bool)
-    combos = []
-    if null.size:
-        sub = np.flatnonzero(touched)
-        # identifiable directions among the touched parameters: orthogonal to the null space
-        basis = np.eye(len(ids))[:, sub]
-        projector = basis - null @ (null.T @ basis)
-        u, s, _ = np.linalg.svd(projector, full_matrices=False)
-        for k in range(int(np.sum(s > 1e-6))):
-            combos.append(_combination(u[:, k], ids, tol=1e-3, exact=True))
+    combos = [
+        _combination(v, ids, tol=1e-3, exact=True) for v in identifiable_directions(null, touched)
+    ]
     return StructuralIdentifiability(
         rank=rank,
         n_parameters=len(ids),
@@ -312,7 +348,7 @@ def _profile_step(problem, index, value, x0, steps):
     def f(z):
         return objective(_clip(problem, jnp.where(mask, z, value)))
 
-    opt = optax.lbfgs()
+    opt = lbfgs()
     x = jnp.where(mask, x0, value)
     with jax.numpy_dtype_promotion("standard"):
         state = opt.init(x)

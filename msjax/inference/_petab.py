@@ -220,7 +220,8 @@ def load_petab(yaml_path, *, validate: bool = False, method=None) -> Problem:
     conditions = {}
     cdf = pp.condition_df
     if cdf is not None:
-        for cid, r in cdf.iterrows():
+        cond_file = ", ".join(f.name for f in files["condition_files"])
+        for row, (cid, r) in enumerate(cdf.iterrows(), start=2):
             overrides = {}
             for column, value in r.items():
                 if column == "conditionName":
@@ -232,8 +233,8 @@ def load_petab(yaml_path, *, validate: bool = False, method=None) -> Problem:
                         value = float(model.parameter_values[model.parameter_index(value)])
                     else:
                         raise PEtabError(
-                            f"condition table, condition {cid!r}, column {column!r}: unknown "
-                            f"parameter {value!r}"
+                            f"{cond_file}, row {row} (condition {cid!r}), column {column!r}: "
+                            f"unknown parameter {value!r}"
                         )
                 overrides[str(column)] = value
             conditions[str(cid)] = overrides

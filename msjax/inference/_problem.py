@@ -20,6 +20,7 @@ from .._types import Array, Float
 from ..deterministic import ODE
 from . import _adapter
 from ._errors import InferenceError
+from ._noise import Normal
 from ._observables import Observable
 
 _SCALES = {"lin": 0, "log": 1, "log10": 2}
@@ -540,6 +541,19 @@ class Problem(eqx.Module):
             lp = o.noise_model.log_prob(self.data[rows], h[rows], sigma[rows])
             terms = terms.at[rows].set(jnp.asarray(lp, dtype=h.dtype))
         return terms, ok
+
+    def chi2(self, theta) -> Float[Array, ""]:
+        """``Σ_i r_i²`` of the standardised residuals (PEtab's chi2:
+        ``((scale(y) − scale(h)) / σ)²`` for normal and Laplace noise on their scales)."""
+        h, sigma, _ = self.predict(jnp.asarray(theta, dtype=self.nominal_linear.dtype))
+        total = jnp.zeros((), dtype=h.dtype)
+        for o, rows in zip(self.observables, self.rows, strict=True):
+            if rows.shape[0] == 0:
+                continue
+            scale = getattr(o.noise_model, "scale", "lin")
+            r = Normal(scale).residual(self.data[rows], h[rows], sigma[rows])
+            total = total + jnp.sum(r**2)
+        return total
 
     def log_prior(self, theta) -> Float[Array, ""]:
         """``log π(θ)`` of the priors in the parameter table (0 without priors)."""

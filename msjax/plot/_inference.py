@@ -122,3 +122,24 @@ def plot_profiles(profile, path: Path | str, *, title: str = "") -> Path:
         grid[r, 0].set_ylabel("objective − min")
     figure.suptitle(title or "profile likelihoods (95 % LR threshold dashed)", fontsize=10)
     return _save(figure, path)
+
+
+def plot_data_fit(curves: dict, data: dict, path: Path | str, *, title: str = "") -> Path:
+    """Measured points against fitted curves, one colour per observable on a log axis.
+
+    ``curves``: ``{observable: (t [T], y [T])}``; ``data``: ``{observable: (t [M], y [M])}``.
+    Saves a PNG to ``path`` and returns it."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for i, (name, (t, y)) in enumerate(curves.items()):
+        color = f"C{i}"
+        axes.plot(np.asarray(t), np.asarray(y), color=color, label=f"{name} (fit)")
+        if name in data:
+            td, yd = data[name]
+            axes.plot(np.asarray(td), np.asarray(yd), "o", color=color, ms=4, label=name)
+    axes.set_yscale("log")
+    axes.set_xlabel("time")
+    axes.set_ylabel("observable")
+    axes.set_title(title or "data and fit")
+    axes.legend(fontsize=8)
+    return _save(figure, path)

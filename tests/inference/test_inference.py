@@ -1,8 +1,8 @@
 """msjax.inference against known answers: finite differences, analytic Fisher information and
-profile intervals of a linear-Gaussian model, a structurally non-identifiable product, PEtab."""
+profile intervals of a linear-Gaussian model, a structurally non-identifiable product (PEtab:
+test_petab.py)."""
 
 import math
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -19,18 +19,15 @@ from msjax.inference import (
     Normal,
     Observable,
     Parameter,
-    PEtabError,
     Poisson,
     Problem,
     fisher_information,
     fit,
-    load_petab,
     profile,
     sloppiness,
     structural_identifiability,
 )
 
-TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
 SIGMA = 0.5
 TIMES = np.linspace(0.5, 5.0, 10)
 
@@ -187,30 +184,3 @@ def test_bad_input_errors_name_the_item():
         Problem(model, obs, [Measurement("x", 1.0, float("nan"))], [])
     with pytest.raises(InferenceError, match="reads unknown name"):
         Problem(model, [Observable("x", "Y")], [Measurement("x", 1.0, 1.0)], [])
-
-
-_SUITE = TESTDATA / "petab-testsuite" / "v1.0.0" / "sbml"
-
-
-@pytest.mark.parametrize("case", ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"])
-def test_petab_test_suite_llh(case):
-    import yaml
-
-    folder = _SUITE / case
-    solution = yaml.safe_load((folder / f"_{case}_solution.yaml").read_text())
-    problem = load_petab(folder / f"_{case}.yaml")
-    llh = -float(problem.nllh(problem.nominal_parameters()))
-    assert llh == pytest.approx(solution["llh"], abs=solution["tol_llh"])
-
-
-def test_petab_bad_parameter_table(tmp_path):
-    folder = _SUITE / "0001"
-    for f in folder.iterdir():
-        (tmp_path / f.name).write_text(f.read_text())
-    table = (tmp_path / "_parameters.tsv").read_text().splitlines()
-    header, first = table[0].split("\t"), table[1].split("\t")
-    first[header.index("lowerBound")] = "100"
-    table[1] = "\t".join(first)
-    (tmp_path / "_parameters.tsv").write_text("\n".join(table) + "\n")
-    with pytest.raises(PEtabError, match=r"_parameters.tsv, row 2 .*lowerBound/upperBound"):
-        load_petab(tmp_path / "_0001.yaml")
