@@ -15,8 +15,6 @@ from ._common import (
 )
 from ._ssa import SSAState, ssa_step
 
-_NO_LIMIT = np.iinfo(np.int32).max
-
 
 def highest_order_table(model) -> tuple[np.ndarray, np.ndarray]:
     """Per species [S]: the highest order of a reaction consuming it (HOR), and how many of its
@@ -119,7 +117,7 @@ def tau_step(key, state: TauState, ts, propensities, tables, method) -> TauState
     uniforms = jax.random.uniform(key_ssa, (method.ssa_steps, 2), dtype=dtype)
     ssa = SSAState(state.t, state.x, state.index, state.out, jnp.asarray(0, jnp.int32), bad)
     for k in range(method.ssa_steps):
-        ssa = ssa_step(uniforms[k], ssa, ts, propensities, rows, _NO_LIMIT)
+        ssa = ssa_step(uniforms[k], ssa, ts, propensities, rows)
     # Leap: τ = min(τ', τ''), τ'' ~ Exp(Σ critical a_j); clipped to the next save time.
     a_c = jnp.where(critical, a, 0.0)
     total_c = jnp.sum(a_c)
