@@ -246,6 +246,14 @@ def fitting_demo(out: Path, *, n_starts: int = 20, seed: int = 0) -> dict:
     print("  " + spectrum.table().replace("\n", "\n  "))
     structure = msjax.structural_identifiability(problem, key=key_structure)
     print("  structural identifiability: " + structure.report().replace("\n", "\n  "))
+    fitted = structure.combination_values(10.0 ** np.asarray(result.x))
+    for combo, t, x in zip(
+        structure.identifiable_combinations,
+        structure.combination_values(10.0**truth),
+        fitted,
+        strict=True,
+    ):
+        print(f"    {combo}: true {t:.4g}, fitted {x:.4g}")
     write_parameters(out / "fit_parameters.tsv", problem, result.x)
     waterfall = plot_waterfall(fvals, out / "fit_waterfall.png", title="gene expression fit")
     spectrum_png = plot_spectrum(spectrum, out / "fit_spectrum.png")

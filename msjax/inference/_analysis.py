@@ -117,12 +117,18 @@ class Sloppiness(eqx.Module):
         return "\n".join(lines)
 
 
-def _combination(vector, names, tol=0.1, exact=False) -> str:
+def _powers(vector, tol=1e-3) -> np.ndarray:
+    """A direction [E] scaled so that its smallest significant component is ±1 and its
+    largest is positive: the powers of a product ``Π θ_i^p_i``; insignificant ones zeroed."""
     vector = np.asarray(vector, dtype=float)
     big = np.abs(vector) >= tol * np.max(np.abs(vector))
-    if exact:
-        smallest = np.min(np.abs(vector[big]))
-        vector = vector / smallest * np.sign(vector[np.argmax(np.abs(vector))])
+    smallest = np.min(np.abs(vector[big]))
+    vector = vector / smallest * np.sign(vector[np.argmax(np.abs(vector))])
+    return np.where(big, vector, 0.0)
+
+
+def _combination(vector, names, tol=0.1, exact=False) -> str:
+    vector = _powers(vector, tol) if exact else np.asarray(vector, dtype=float)
     terms = []
     for name, v in zip(names, vector, strict=True):
         if abs(v) < tol * np.max(np.abs(vector)):
@@ -167,7 +173,8 @@ class StructuralIdentifiability(eqx.Module):
     ``null_space`` [E, E − rank] (columns, on log parameters); ``non_identifiable``:
     parameter ids touched by the null space; ``identifiable_combinations``: for those
     parameters, the products of powers that the data determine (e.g. ``"k1 · k2"``);
-    ``parameter_ids``.
+    ``combination_powers`` [K, E]: their powers ``p`` (the value is ``Π θ_i^p_i`` on the
+    linear scale); ``parameter_ids``.
     """
 
     rank: int = eqx.field(static=True)
@@ -176,7 +183,12 @@ class StructuralIdentifiability(eqx.Module):
     null_space: np.ndarray
     non_identifiable: tuple[str, ...] = eqx.field(static=True)
     identifiable_combinations: tuple[str, ...] = eqx.field(static=True)
+    combination_powers: np.ndarray
     parameter_ids: tuple[str, ...] = eqx.field(static=True)
+
+    def combination_values(self, linear) -> np.ndarray:
+        """Values [K] of the identifiable combinations at linear-scale parameters [E]."""
+        return np.prod(np.asarray(linear, dtype=float)[None, :] ** self.combination_powers, 1)
 
     @property
     def identifiable(self) -> bool:
@@ -306,9 +318,9 @@ def structural_identifiability(
     null = nulls[ranks.index(rank)]
     ids = problem.parameter_ids
     touched = np.any(np.abs(null) > 1e-3, axis=1) if null.size else np.zeros(len(ids), bool)
-    combos = [
-        _combination(v, ids, tol=1e-3, exact=True) for v in identifiable_directions(null, touched)
-    ]
+    directions = identifiable_directions(null, touched)
+    combos = [_combination(v, ids, tol=1e-3, exact=True) for v in directions]
+    powers = np.asarray([_powers(v) for v in directions]).reshape(-1, len(ids))
     return StructuralIdentifiability(
         rank=rank,
         n_parameters=len(ids),
@@ -316,6 +328,7 @@ def structural_identifiability(
         null_space=null,
         non_identifiable=tuple(ids[i] for i in np.flatnonzero(touched)),
         identifiable_combinations=tuple(combos),
+        combination_powers=powers,
         parameter_ids=ids,
     )
 

@@ -1,0 +1,223 @@
+"""Fitting benchmark on the PEtab benchmark problems: msjax vs pyPESTO + libRoadRunner.
+
+For each problem in ../shared/testdata/petab-benchmark: load time, compile time (first call
+minus a warm call) and warm time of one nllh and of one nllh+gradient in forward and in
+reverse mode, and a multistart fit (wall time, fraction of starts within 0.1 of the reference
+optimum — the objective at the published nominal parameters — or below, time per such start).
+For Boehm_JProteomeRes2014 also the peak resident memory of a 1000-start fit (in a child
+process). Where pyPESTO with libRoadRunner is installed, the same problem through it
+(finite-difference gradients, scipy L-BFGS-B multistart) and the ratios. Prints a table and
+writes bench/results/fit.json.
+
+    python bench/fit.py [--problems Boehm_JProteomeRes2014,...] [--starts 100]
+                        [--memory-starts 1000] [--peer-starts 10] [--no-peers] [--out PATH]
+"""
+
+import argparse
+import csv
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import numpy as np  # noqa: E402
+
+import msjax  # noqa: E402
+
+BENCHMARK = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata" / "petab-benchmark"
+RESULTS = Path(__file__).parent / "results"
+MEMORY_PROBLEM = "Boehm_JProteomeRes2014"
+
+
+def _yaml(name: str) -> Path:
+    return BENCHMARK / name / f"{name}.yaml"
+
+
+def reference_nllh() -> dict[str, float]:
+    with (BENCHMARK / "reference_nllh.tsv").open() as handle:
+        return {
+            r["problem"]: float(r["nllh_at_nominal"])
+            for r in csv.DictReader(handle, delimiter="\t")
+        }
+
+
+def timed(fn, repeats: int = 5) -> tuple[float, float]:
+    """(first call, median of ``repeats`` warm calls) in seconds; results blocked on."""
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    first = time.perf_counter() - start
+    warm = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        warm.append(time.perf_counter() - start)
+    return first, statistics.median(warm)
+
+
+def bench_msjax(name: str, starts: int, reference: float) -> dict:
+    start = time.perf_counter()
+    problem = msjax.load_petab(_yaml(name))
+    load = time.perf_counter() - start
+    theta = problem.nominal_parameters()
+    row = {"problem": name, "parameters": problem.n_parameters, "load_s": load}
+    first, warm = timed(lambda: problem.nllh(theta))
+    row.update(nllh_compile_s=first - warm, nllh_s=warm, nllh=float(problem.nllh(theta)))
+    for mode in ("forward", "reverse"):
+        first, warm = timed(lambda mode=mode: problem.value_and_grad(theta, mode=mode))
+        row[f"grad_{mode}_compile_s"] = first - warm
+        row[f"grad_{mode}_s"] = warm
+    row["default_mode"] = "forward" if problem.forward_mode else "reverse"
+    row["compile_s"] = row["nllh_compile_s"] + row[f"grad_{row['default_mode']}_compile_s"]
+    if starts:
+        objective_ref = float(problem.objective(theta))
+        result = msjax.fit(problem, n_starts=starts, key=jax.random.key(0), progress=True)
+        fvals = np.asarray(result.fvals)
+        reached = int(np.sum(fvals <= objective_ref + 0.1))
+        best_nllh = float(problem.nllh(result.x))
+        row.update(
+            fit_starts=starts,
+            fit_wall_s=result.wall_time,
+            fit_reached=reached,
+            fit_fraction=reached / starts,
+            fit_s_per_reached=result.wall_time / reached if reached else None,
+            fit_best_objective=float(result.fun),
+            fit_best_nllh=best_nllh,
+            fit_best_within_0_1=best_nllh <= reference + 0.1,
+        )
+    return row
+
+
+def peak_rss_child(name: str, starts: int) -> float:
+    """Peak resident memory (GB) of a child process running a ``starts``-start fit."""
+    code = (
+        "import jax; jax.config.update('jax_enable_x64', True); import msjax; "
+        f"p = msjax.load_petab({str(_yaml(name))!r}); "
+        f"r = msjax.fit(p, n_starts={starts}, key=jax.random.key(0), progress=False); "
+        "print(float(r.fun), r.wall_time)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    # ru_maxrss of the largest child, in kB on Linux
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6
+
+
+def bench_pypesto(name: str, starts: int, reference: float) -> dict | None:
+    """pyPESTO + libRoadRunner with finite-difference gradients; None if not installed."""
+    try:
+        import petab.v1 as petab
+        import pypesto
+        import pypesto.optimize
+        from pypesto.objective.roadrunner import PetabImporterRR
+    except ImportError:
+        return None
+    problem = PetabImporterRR(petab.Problem.from_yaml(str(_yaml(name)))).create_problem()
+    objective = pypesto.objective.FD(problem.objective, grad=True, method="central")
+    x = np.asarray(problem.x_nominal_scaled)[problem.x_free_indices]
+    _, nllh = timed(lambda: problem.objective(x), repeats=3)
+    _, grad = timed(lambda: objective(x, sensi_orders=(0, 1)), repeats=3)
+    row = {"nllh": float(problem.objective(x)), "nllh_s": nllh, "grad_fd_s": grad}
+    if starts:
+        problem = pypesto.Problem(objective, problem.lb, problem.ub, x_names=problem.x_names)
+        start = time.perf_counter()
+        result = pypesto.optimize.minimize(
+            problem,
+            optimizer=pypesto.optimize.ScipyOptimizer(method="L-BFGS-B"),
+            n_starts=starts,
+            progress_bar=False,
+        )
+        wall = time.perf_counter() - start
+        fvals = np.asarray([r.fval for r in result.optimize_result.list])
+        reached = int(np.sum(fvals <= row["nllh"] + 0.1))
+        row.update(fit_starts=starts, fit_wall_s=wall, fit_reached=reached)
+        row["fit_s_per_start"] = wall / starts
+    return row
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def print_table(rows: list[dict]) -> None:
+    header = (
+        f"{'problem':26s} {'E':>3s} {'compile':>8s} {'nllh':>8s} {'grad fwd':>9s} "
+        f"{'grad rev':>9s} {'fit wall':>9s} {'reached':>8s} {'s/reach':>8s} {'best-ref':>9s}"
+    )
+    print(header)
+    for r in rows:
+        print(
+            f"{r['problem']:26s} {r['parameters']:3d} {r['compile_s']:7.1f}s "
+            f"{1e3 * r['nllh_s']:6.1f}ms {1e3 * r['grad_forward_s']:7.1f}ms "
+            f"{1e3 * r['grad_reverse_s']:7.1f}ms {_fmt(r.get('fit_wall_s'), '8.1f')}s "
+            f"{_fmt(r.get('fit_fraction'), '8.2f')} {_fmt(r.get('fit_s_per_reached'), '8.2f')} "
+            f"{_fmt(r.get('fit_best_nllh', None) and r['fit_best_nllh'] - r['reference'], '9.3f')}"
+        )
+        peer = r.get("pypesto_roadrunner")
+        if peer:
+            ratio = peer["grad_fd_s"] / r[f"grad_{r['default_mode']}_s"]
+            line = f"  pyPESTO+RoadRunner (FD): nllh {1e3 * peer['nllh_s']:.1f} ms, "
+            line += f"nllh+grad {1e3 * peer['grad_fd_s']:.1f} ms ({ratio:.1f}x msjax)"
+            if "fit_s_per_start" in peer and r.get("fit_wall_s"):
+                per = r["fit_wall_s"] / r["fit_starts"]
+                line += (
+                    f", fit {peer['fit_s_per_start']:.2f} s/start "
+                    f"({peer['fit_s_per_start'] / per:.1f}x msjax), "
+                    f"reached {peer['fit_reached']}/{peer['fit_starts']}"
+                )
+            print(line)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", default=None, help="comma-separated (default: all)")
+    parser.add_argument("--starts", type=int, default=100, help="fit starts (0: no fit)")
+    parser.add_argument("--memory-starts", type=int, default=1000, help="0: skip")
+    parser.add_argument("--peer-starts", type=int, default=10, help="pyPESTO fit starts")
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--out", default=str(RESULTS / "fit.json"))
+    args = parser.parse_args(argv)
+    references = reference_nllh()
+    names = args.problems.split(",") if args.problems else sorted(references)
+    rows = []
+    for name in names:
+        print(f"--- {name}", flush=True)
+        row = bench_msjax(name, args.starts, references[name])
+        row["reference"] = references[name]
+        if not args.no_peers:
+            row["pypesto_roadrunner"] = bench_pypesto(name, args.peer_starts, references[name])
+        rows.append(row)
+        print(json.dumps(row, default=float), flush=True)
+    memory = None
+    if args.memory_starts and MEMORY_PROBLEM in names:
+        memory = {"problem": MEMORY_PROBLEM, "starts": args.memory_starts}
+        memory["peak_rss_gb"] = peak_rss_child(MEMORY_PROBLEM, args.memory_starts)
+    print_table(rows)
+    if memory:
+        print(
+            f"{memory['starts']}-start {MEMORY_PROBLEM} fit: "
+            f"peak RSS {memory['peak_rss_gb']:.2f} GB"
+        )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    info = {
+        "machine": platform.platform(),
+        "processor": platform.processor(),
+        "cpus": jax.device_count(),
+        "jax": jax.__version__,
+        "note": "timings in seconds; compile = first call minus a warm call",
+    }
+    out.write_text(
+        json.dumps({"info": info, "problems": rows, "memory": memory}, indent=1, default=float)
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
