@@ -10,7 +10,7 @@ All math is a tuple AST (`msjax.model._sbml_math`), compiled to jnp at trace tim
 structure is static and hashable while ``y`` and ``θ`` are traced.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import equinox as eqx
 import jax
@@ -22,6 +22,7 @@ from .._types import Array, Float, Params, Scalar, State
 from ._conservation import left_null_space
 from ._model import NamedParameters, _index
 from ._sbml_math import Evaluator, Node
+from ._sbml_vector import Values, evaluate
 
 ATOMS = "\0atoms"
 _JNP = Evaluator(jnp)
@@ -162,19 +163,50 @@ class RuleModel(NamedParameters, eqx.Module):
 
     # --- numerics ------------------------------------------------------------------------
 
-    def _env(self, t, y, theta, evaluator=_JNP) -> dict:
+    def _env(self, t, y, theta, evaluator=_JNP) -> Mapping:
+        """Name → value of every definition at ``(t, y, θ)``: vectorised by formula shape
+        for jnp (`msjax.model._sbml_vector`), one by one for NumPy outputs."""
+        if evaluator is _JNP:
+            return Values(self.definitions, evaluate(self.definitions, t, y, theta))
         env: dict = {}
         for name, node in self.definitions:
             env[name] = evaluator(node, env, t, y, theta)
         return env
 
+    @property
+    def _derived_rows(self) -> tuple[int, ...]:
+        """States whose derivative is not read off the stoichiometry: rate rules, conversion
+        factors, variable stoichiometry (their derivative ASTs are evaluated)."""
+        clamped = self.boundary
+        return tuple(
+            i
+            for i, (row, fixed) in enumerate(zip(self.network_rows, clamped, strict=True))
+            if not row and not fixed
+        )
+
     def rhs(self, t: Scalar, y: State, theta: Params) -> Float[Array, " states"]:
-        """``dy/dt`` [S]: definitions in order, then one derivative per state variable."""
-        env = self._env(t, y, theta)
-        if not self.derivatives:
-            return jnp.zeros((0,), dtype=y.dtype)
-        values = [_JNP.num(_JNP(d, env, t, y, theta)) for d in self.derivatives]
-        return jnp.stack([jnp.broadcast_to(jnp.asarray(v, dtype=y.dtype), ()) for v in values])
+        """``dy/dt`` [S]: the definitions, then ``Σ_r N_sr K_r`` on the network rows (one
+        scatter-add) and the derivative formulas of the other states."""
+        derived = self._derived_rows
+        extended = self.definitions + tuple((f"\0d{i}", self.derivatives[i]) for i in derived)
+        values = evaluate(extended, t, y, theta)
+        rates = np.asarray(self._rate_indices, dtype=np.int32)
+        rows, reactions = np.nonzero(self.stoichiometry)
+        coefficients = self.stoichiometry[rows, reactions].astype(np.float64)
+        dydt = jnp.zeros_like(y)
+        if rows.size:
+            flux = jnp.asarray(coefficients, dtype=y.dtype) * values[rates[reactions]]
+            dydt = dydt.at[rows].add(flux)
+        if derived:
+            positions = np.arange(len(self.definitions), len(extended))
+            dydt = dydt.at[np.asarray(derived)].set(values[positions])
+        return dydt
+
+    @property
+    def _rate_indices(self) -> list[int]:
+        """Positions of the reactions' kinetic laws among the definitions [R]."""
+        position = {name: i for i, (name, _) in enumerate(self.definitions)}
+        return [position[r] for r in self.reaction_names]
 
     def jacobian(self, t: Scalar, y: State, theta: Params) -> Float[Array, "states states"]:
         """``∂(dy/dt)/∂y`` [S, S] by forward-mode autodiff."""
