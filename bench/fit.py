@@ -11,6 +11,7 @@ writes bench/results/fit.json.
 
     python bench/fit.py [--problems Boehm_JProteomeRes2014,...] [--starts 100]
                         [--memory-starts 1000] [--peer-starts 10] [--no-peers] [--out PATH]
+                        [--note TEXT]
 """
 
 import argparse
@@ -181,6 +182,7 @@ def main(argv=None) -> int:
     parser.add_argument("--peer-starts", type=int, default=10, help="pyPESTO fit starts")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--out", default=str(RESULTS / "fit.json"))
+    parser.add_argument("--note", default="", help="e.g. 'under load' (stored in the JSON)")
     args = parser.parse_args(argv)
     references = reference_nllh()
     names = args.problems.split(",") if args.problems else sorted(references)
@@ -210,7 +212,7 @@ def main(argv=None) -> int:
         "processor": platform.processor(),
         "cpus": jax.device_count(),
         "jax": jax.__version__,
-        "note": "timings in seconds; compile = first call minus a warm call",
+        "note": "timings in seconds; compile = first call minus a warm call. " + args.note,
     }
     out.write_text(
         json.dumps({"info": info, "problems": rows, "memory": memory}, indent=1, default=float)

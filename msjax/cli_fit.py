@@ -224,7 +224,7 @@ def fitting_demo(out: Path, *, n_starts: int = 20, seed: int = 0) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     key_data, key_fit, key_structure = jax.random.split(jax.random.key(seed), 3)
-    data = _demo.synthetic_data(key=key_data)
+    data = _demo.gene_expression_data(key=key_data)
     problem = _demo.gene_expression_problem(data)
     truth = np.asarray(problem.nominal_parameters())
     print(

@@ -10,6 +10,8 @@ from ._analysis import profile as profile
 from ._analysis import sensitivities as sensitivities
 from ._analysis import sloppiness as sloppiness
 from ._analysis import structural_identifiability as structural_identifiability
+from ._demo import gene_expression_data as gene_expression_data
+from ._demo import gene_expression_problem as gene_expression_problem
 from ._errors import InferenceError as InferenceError
 from ._errors import PEtabError as PEtabError
 from ._fit import FitResult as FitResult

@@ -118,12 +118,13 @@ class Sloppiness(eqx.Module):
 
 
 def _powers(vector, tol=1e-3) -> np.ndarray:
-    """A direction [E] scaled so that its smallest significant component is ±1 and its
-    largest is positive: the powers of a product ``Π θ_i^p_i``; insignificant ones zeroed."""
+    """A direction [E] scaled so that its smallest significant component is ±1 and its first
+    significant one is positive: the powers of a product ``Π θ_i^p_i``; insignificant ones
+    zeroed."""
     vector = np.asarray(vector, dtype=float)
     big = np.abs(vector) >= tol * np.max(np.abs(vector))
     smallest = np.min(np.abs(vector[big]))
-    vector = vector / smallest * np.sign(vector[np.argmax(np.abs(vector))])
+    vector = vector / smallest * np.sign(vector[np.argmax(big)])
     return np.where(big, vector, 0.0)
 
 

@@ -36,7 +36,7 @@ def gene_expression_model():
 
 def gene_expression_problem(data=None) -> Problem:
     """The fitting problem; ``data``: ``{"mRNA": [T], "protein": [T]}`` at `TIMES`
-    (default: ones, to be replaced by `synthetic_data`). All five parameters are estimated on
+    (default: ones, to be replaced by `gene_expression_data`). All five parameters are estimated on
     log10 scale within [1e-2, 1e2]."""
     data = data or {"mRNA": np.ones_like(TIMES), "protein": np.ones_like(TIMES)}
     observables = [
@@ -54,7 +54,7 @@ def gene_expression_problem(data=None) -> Problem:
     return Problem(gene_expression_model(), observables, measurements, parameters)
 
 
-def synthetic_data(*, key) -> dict[str, np.ndarray]:
+def gene_expression_data(*, key) -> dict[str, np.ndarray]:
     """Measurements [T] per observable simulated at `TRUE_PARAMETERS` with log-normal noise
     ``y = h · exp(NOISE · z)``, ``z ~ N(0, 1)`` drawn from ``key``."""
     import jax
