@@ -28,6 +28,8 @@ class ODE(AbstractMethod):
       default), ``diffrax.ForwardMode()`` (cheaper for few parameters, `jax.jacfwd`), or
       ``diffrax.BacksolveAdjoint()``.
     - ``dt0``: first step; None picks it automatically.
+    - ``max_events``: the most event instants (models with events) before giving up
+      (result ``max_steps_reached``).
 
     **Example:** ``msjax.simulate(model, msjax.ODE(rtol=1e-8), jnp.linspace(0, 10, 101))``
     """
@@ -38,6 +40,7 @@ class ODE(AbstractMethod):
     max_steps: int = eqx.field(static=True, default=100_000)
     adjoint: diffrax.AbstractAdjoint = diffrax.RecursiveCheckpointAdjoint()
     dt0: float | None = None
+    max_events: int = eqx.field(static=True, default=100_000)
 
     @classmethod
     def nonstiff(cls, **kwargs) -> "ODE":
@@ -88,7 +91,6 @@ class ODE(AbstractMethod):
 # (persistence, cascades). Reverse-mode gradients do not pass the event loop (a while loop):
 # use diffrax.ForwardMode() or jax.jacfwd for models with events.
 
-_MAX_SEGMENTS = 1000
 _MAX_CASCADE = 100
 
 
@@ -160,11 +162,11 @@ def _solve_with_events(method, model, ts, theta, y0) -> Solution:
     scale = jnp.maximum(jnp.abs(t_end), 1.0)
 
     def cond(carry):
-        t, _, _, _, _, result, count, _ = carry
-        return (t < t_end) & (result == RESULTS.successful) & (count < _MAX_SEGMENTS)
+        t, _, _, _, _, result, count, _, _ = carry
+        return (t < t_end) & (result == RESULTS.successful) & (count < method.max_events)
 
     def body(carry):
-        t, y, atoms, triggers, ys, result, count, steps = carry
+        t, y, atoms, triggers, ys, result, count, steps, cut = carry
         sign = jnp.where(atoms, -1.0, 1.0).astype(y.dtype)
         h_start = sign * model.event_roots(t, y, theta) if n_atoms else sign
         residue = jnp.maximum(h_start, 0.0)
@@ -188,9 +190,10 @@ def _solve_with_events(method, model, ts, theta, y0) -> Solution:
         happened = solution.result == diffrax.RESULTS.event_occurred
         ok = (solution.result == diffrax.RESULTS.successful) | happened
         # Save points before the event belong to this segment; one at the event (within
-        # rounding) already shows the state after it.
+        # rounding) already shows the state after it, and is saved by the next segment
+        # (which starts from the cut, not from t_stop, so no point falls in between).
         last = jnp.where(happened, t_stop - 1e-11 * scale, jnp.inf)
-        keep = (ts >= t) & (ts < last)
+        keep = (ts >= cut) & (ts < last)
         ys = jnp.where(keep[:, None], solution.ys[0], ys)
         if n_atoms:
             # At the root max_i s_i g_i = 0: the relations at (or within rounding of) zero
@@ -206,15 +209,15 @@ def _solve_with_events(method, model, ts, theta, y0) -> Solution:
         )
         result = RESULTS.where(ok, RESULTS.successful, RESULTS.promote(solution.result))
         steps = steps + solution.stats["num_steps"]
-        return (t_stop, y_next, atoms, new_triggers, ys, result, count + 1, steps)
+        return (t_stop, y_next, atoms, new_triggers, ys, result, count + 1, steps, last)
 
     ys = jnp.full((ts.shape[0], y0.shape[0]), jnp.nan, dtype=y0.dtype)
     ys = jnp.where((ts <= t0)[:, None], y[None, :], ys)
     ok = RESULTS.where(jnp.asarray(True), RESULTS.successful, RESULTS.successful)
-    carry = (t0, y, atoms, triggers, ys, ok, jnp.asarray(0), jnp.asarray(0))
-    t, y, _, _, ys, result, count, steps = jax.lax.while_loop(cond, body, carry)
+    carry = (t0, y, atoms, triggers, ys, ok, jnp.asarray(0), jnp.asarray(0), t0)
+    t, y, _, _, ys, result, count, steps, _ = jax.lax.while_loop(cond, body, carry)
     ys = jnp.where((ts >= t)[:, None] & jnp.isnan(ys), y[None, :], ys)
-    result = RESULTS.where(count >= _MAX_SEGMENTS, RESULTS.max_steps_reached, result)
+    result = RESULTS.where(count >= method.max_events, RESULTS.max_steps_reached, result)
     finite = jnp.all(jnp.isfinite(ys))
     result = RESULTS.where(
         (result == RESULTS.successful) & ~finite, RESULTS.nonfinite_state, result

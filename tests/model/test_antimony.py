@@ -122,3 +122,31 @@ def test_rule_driven_model():
 def test_bad_antimony_is_an_sbml_error():
     with pytest.raises(msjax.SBMLError, match="Antimony"):
         load_antimony("J1: A -> ; k1*A*")
+
+
+@pytest.mark.parametrize("rate", [1.0, 0.1, 1e-3])
+def test_state_event_on_a_save_time_shows_the_state_after_it(rate):
+    """``x' = r`` crosses ``x ≥ 1`` at ``t* = 1/r`` (a save time); ``p := 2`` there. The saved
+    values are exact on both sides: no point at or next to the event time is dropped."""
+    loaded = load_antimony(f"""
+        x' = {rate}
+        x = 0; p = 1
+        E1: at x >= 1: p = 2
+    """)
+    t_event = 1.0 / rate
+    ts = jnp.linspace(0.0, 2.0 * t_event, 21)  # t_event is ts[10]
+    sol = msjax.simulate(loaded, METHOD, ts)
+    p = loaded.observe(sol.ts, sol.ys, None, ["p"])[:, 0]
+    np.testing.assert_array_equal(p, np.where(np.arange(21) < 10, 1.0, 2.0))
+    np.testing.assert_allclose(np.asarray(sol["x"]), rate * np.asarray(ts), rtol=1e-9)
+
+
+def test_ten_thousand_events():
+    """A timer that fires every 0.01 for 100 time units: 10^4 event instants, counted."""
+    loaded = load_antimony("""
+        n = 0; reset = 0
+        E1: at time - reset >= 0.01, persistent=false: reset = time, n = n + 1
+    """)
+    sol = msjax.simulate(loaded, msjax.ODE.nonstiff(), jnp.asarray([0.0, 50.0, 100.0]))
+    n = loaded.observe(sol.ts, sol.ys, None, ["n"])[:, 0]
+    np.testing.assert_allclose(n, [0, 5000, 10000], atol=1)
