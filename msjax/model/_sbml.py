@@ -48,8 +48,11 @@ def load_sbml(source) -> RuleModel:
     **Arguments:** ``source``: a path (``str`` or `os.PathLike`), or the document itself as a
     string starting with ``<``.
 
-    **Returns:** a `RuleModel` for `msjax.simulate` with `msjax.ODE`; its state holds species
-    amounts (see `RuleModel.observe` for amounts or concentrations).
+    **Returns:** a `RuleModel` for `msjax.simulate` with `msjax.ODE`, and — when it reads as a
+    network of irreversible reactions without events or rate rules on species — with
+    `msjax.Gillespie`, `msjax.TauLeap` and `msjax.CLE` (kinetic laws are the propensities in
+    amounts) and `msjax.steady_state`. Its state holds species amounts (see
+    `RuleModel.observe` for amounts or concentrations).
 
     Raises `SBMLError` for a missing file, malformed XML, undefined identifiers, and every
     feature not supported (algebraic rules, delays, fast reactions, packages, ...).
