@@ -271,8 +271,18 @@ def main() -> None:
     parser.add_argument("--memory-n", type=int, default=1_000_000)
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only the 10^6-trajectory memory case; writes bench/results/ssa_memory.json",
+    )
     parser.add_argument("--roadrunner-n", type=int, default=1000)
     args = parser.parse_args()
+    if args.memory_only:
+        memory = memory_case(args.memory_n)
+        print(json.dumps(memory, indent=1))
+        (HERE / "results" / "ssa_memory.json").write_text(json.dumps(memory, indent=1))
+        return
     import jax
 
     jax.config.update("jax_enable_x64", True)

@@ -79,19 +79,46 @@ def tau_active(state: TauState, num_times: int, max_steps: int) -> jax.Array:
     return (state.index < num_times) & ~state.bad & (steps < max_steps)
 
 
-def tau_step(key, state: TauState, ts, propensities, tables, method) -> TauState:
-    """One attempt of one trajectory: a leap, a single SSA step, or a rejected leap.
+def leap_size(x, a, critical, t, propensities, tables, eps):
+    """Candidate leap ``τ'`` [] for counts ``x`` [S] (float), propensities ``a`` [R] and the
+    ``critical`` mask [R]: the smaller of two bounds over non-critical reactions.
 
-    ``τ' = min_i min(max(ε x_i/g_i, 1)/|μ_i|, max(ε x_i/g_i, 1)²/σ_i²)`` over non-critical
-    reactions (CGP 2006, eq. 33); critical reactions (fewer than ``n_critical`` firings left)
-    fire at most once per leap; a leap that makes a count negative is retried with τ'/2.
+    - CGP (2006, eq. 33): ``min_i min(max(ε x_i/g_i, 1)/|μ_i|, max(ε x_i/g_i, 1)²/σ_i²)``,
+      each propensity changes by at most a fraction ε within a leap;
+    - relaxation: ``ε/‖J‖∞`` with ``J = N ∂a/∂x`` the Jacobian of the drift. Near a steady
+      state ``μ ≈ 0`` and the CGP bound alone allows ``τ ≫ 1/γ``; explicit leaping then inflates
+      the stationary variance by ``1/(1 − γτ/2)`` (birth–death, X ≈ 10^4: twice the sd), so
+      the leap is also kept short against the relaxation time (variance error about ε/2).
     """
-    rows, net, reactant_species, hor, need = tables
+    _, net, reactant_species, hor, need = tables
+    a_nc = jnp.where(critical, 0.0, a)
+    net_f = net.astype(x.dtype)
+    mu = net_f @ a_nc
+    sigma2 = (net_f**2) @ a_nc
+    bound = jnp.maximum(eps * x / g_factor(x, hor, need), 1.0)
+    with np.errstate(divide="ignore"):
+        tau_i = jnp.minimum(bound / jnp.abs(mu), bound**2 / sigma2)
+    tau_i = jnp.where(reactant_species & (sigma2 > 0), tau_i, jnp.inf)
+    jacobian = jax.jacfwd(lambda y: propensities(t, y))(x)  # [R, S]
+    drift = net_f @ jnp.where(critical[:, None], 0.0, jacobian)  # [S, S]
+    rate = jnp.max(jnp.sum(jnp.abs(drift), axis=1))
+    return jnp.minimum(jnp.min(tau_i), eps / rate)
+
+
+def tau_leap(key, state: TauState, ts, propensities, tables, method):
+    """One leap attempt of one trajectory. Returns ``(state, exact)``: ``exact`` when leaping
+    would not pay (``τ' < ssa_factor / a₀``; the lane is left for `tau_exact`).
+
+    Critical reactions (fewer than ``n_critical`` firings left) fire at most once per leap
+    (``τ'' ~ Exp(Σ critical a_j)``, CGP 2006); a leap that still makes a count negative is
+    retried with ``τ'/2``; leaps stop at save times.
+    """
+    rows, net = tables[0], tables[1]
     dtype = ts.dtype
     num_times = ts.shape[0]
     active = tau_active(state, num_times, method.max_steps)
     x = state.x.astype(dtype)
-    a = propensities(state.t, state.x)
+    a = propensities(state.t, x)
     total = jnp.sum(a)
     bad = jnp.any(a < 0) | ~jnp.isfinite(total)
     a = jnp.where(bad, 0.0, a)
@@ -101,24 +128,12 @@ def tau_step(key, state: TauState, ts, propensities, tables, method) -> TauState
         consumed, jnp.floor(x[:, None] / jnp.where(consumed, -net, 1).astype(dtype)), jnp.inf
     )
     critical = (jnp.min(firings, axis=0) < method.n_critical) & (a > 0)
-    a_nc = jnp.where(critical, 0.0, a)
-    mu = net.astype(dtype) @ a_nc
-    sigma2 = (net.astype(dtype) ** 2) @ a_nc
-    bound = jnp.maximum(method.eps * x / g_factor(x, hor, need), 1.0)
-    with np.errstate(divide="ignore"):
-        tau_i = jnp.minimum(bound / jnp.abs(mu), bound**2 / sigma2)
-    tau_i = jnp.where(reactant_species & (sigma2 > 0), tau_i, jnp.inf)
-    tau1 = jnp.minimum(jnp.min(tau_i), state.cap)
-    key_exp, key_pick, key_poisson, key_ssa = jax.random.split(key, 4)
+    tau1 = jnp.minimum(
+        leap_size(x, a, critical, state.t, propensities, tables, method.eps), state.cap
+    )
+    key_exp, key_pick, key_poisson = jax.random.split(key, 3)
     t_save = ts[jnp.minimum(state.index, num_times - 1)]
-    # Exact SSA steps when leaping would not pay: τ' < ssa_factor / a₀ (CGP run ~100; we run
-    # ``ssa_steps`` per attempt and re-check).
-    use_ssa = tau1 < method.ssa_factor / total
-    uniforms = jax.random.uniform(key_ssa, (method.ssa_steps, 2), dtype=dtype)
-    ssa = SSAState(state.t, state.x, state.index, state.out, jnp.asarray(0, jnp.int32), bad)
-    for k in range(method.ssa_steps):
-        ssa = ssa_step(uniforms[k], ssa, ts, propensities, rows)
-    # Leap: τ = min(τ', τ''), τ'' ~ Exp(Σ critical a_j); clipped to the next save time.
+    exact = active & ~bad & (tau1 < method.ssa_factor / total)
     a_c = jnp.where(critical, a, 0.0)
     total_c = jnp.sum(a_c)
     tau2 = jax.random.exponential(key_exp, dtype=dtype) / total_c
@@ -130,29 +145,48 @@ def tau_step(key, state: TauState, ts, propensities, tables, method) -> TauState
     c_cum = jnp.cumsum(a_c)
     uc = jax.random.uniform(key_pick, dtype=dtype) * total_c
     rc = jnp.minimum(jnp.sum(c_cum <= uc, dtype=jnp.int32), rows.shape[0] - 1)
-    k = jax.random.poisson(key_poisson, a_nc * tau, dtype=jnp.int32)
+    k = jax.random.poisson(key_poisson, jnp.where(critical, 0.0, a) * tau, dtype=jnp.int32)
     k = k + jnp.where(fire_critical, jax.nn.one_hot(rc, rows.shape[0], dtype=jnp.int32), 0)
     leap_x = state.x + jnp.sum(k[:, None] * jnp.asarray(rows), axis=0, dtype=jnp.int32)
     leap_t = jnp.where(clipped, t_save, state.t + tau)
-    reject = ~use_ssa & jnp.any(leap_x < 0)
-    ok = active & ~bad & ~reject
-    leap_ok = ok & ~use_ssa
-    reached = leap_ok & (leap_t >= t_save)
+    reject = active & ~bad & ~exact & jnp.any(leap_x < 0)
+    ok = active & ~bad & ~exact & ~reject
+    reached = ok & (leap_t >= t_save)
     slot = jnp.where(reached, state.index, num_times)
-    leap_out = state.out.at[slot].set(leap_x, mode="drop")
     inf = jnp.asarray(jnp.inf, dtype=dtype)
-    use = ok & use_ssa
-    return TauState(
-        t=jnp.where(use, ssa.t, jnp.where(leap_ok, leap_t, state.t)),
-        x=jnp.where(use, ssa.x, jnp.where(leap_ok, leap_x, state.x)),
-        index=jnp.where(use, ssa.index, state.index + reached.astype(jnp.int32)),
-        out=jnp.where(use, ssa.out, leap_out),
+    state = TauState(
+        t=jnp.where(ok, leap_t, state.t),
+        x=jnp.where(ok, leap_x, state.x),
+        index=state.index + reached.astype(jnp.int32),
+        out=state.out.at[slot].set(leap_x, mode="drop"),
         attempt=state.attempt + 1,
-        cap=jnp.where(active & reject, tau1 / 2, jnp.where(ok, inf, state.cap)),
-        leaps=state.leaps + (ok & ~use_ssa).astype(jnp.int32),
-        ssa_steps=state.ssa_steps + jnp.where(use, ssa.events, 0),
-        rejections=state.rejections + (active & reject).astype(jnp.int32),
+        cap=jnp.where(reject, tau1 / 2, jnp.where(ok, inf, state.cap)),
+        leaps=state.leaps + ok.astype(jnp.int32),
+        ssa_steps=state.ssa_steps,
+        rejections=state.rejections + reject.astype(jnp.int32),
         bad=state.bad | (active & bad),
+    )
+    return state, exact
+
+
+def tau_exact(key, state: TauState, exact, ts, propensities, rows, steps: int) -> TauState:
+    """``steps`` exact direct-method steps of a trajectory flagged ``exact`` (else unchanged)."""
+    uniforms = jax.random.uniform(key, (steps, 2), dtype=ts.dtype)
+    ssa = SSAState(state.t, state.x, state.index, state.out, jnp.asarray(0, jnp.int32), state.bad)
+    for k in range(steps):
+        ssa = ssa_step(uniforms[k], ssa, ts, propensities, rows)
+    return eqx.tree_at(
+        lambda s: (s.t, s.x, s.index, s.out, s.ssa_steps, s.cap, s.bad),
+        state,
+        (
+            jnp.where(exact, ssa.t, state.t),
+            jnp.where(exact, ssa.x, state.x),
+            jnp.where(exact, ssa.index, state.index),
+            jnp.where(exact, ssa.out, state.out),
+            state.ssa_steps + jnp.where(exact, ssa.events, 0),
+            jnp.where(exact, jnp.inf, state.cap),
+            state.bad | (exact & ssa.bad),
+        ),
     )
 
 
@@ -168,15 +202,32 @@ def run_tau(method, model, ts, theta, omega, counts0, keys):
     )
     num_times = ts.shape[0]
 
-    def one(key, state):
-        step_key = jax.random.fold_in(key, state.attempt.astype(jnp.uint32))
-        return tau_step(step_key, state, ts, propensities, tables, method)
+    rows = tables[0]
 
     def cond(state):
         return jnp.any(tau_active(state, num_times, method.max_steps))
 
     def body(state):
-        return jax.vmap(one)(keys, state)
+        attempt = state.attempt.astype(jnp.uint32)
+        leap_keys, exact_keys = jnp.unstack(
+            jax.vmap(jax.random.split)(jax.vmap(jax.random.fold_in)(keys, attempt)), axis=1
+        )
+        state, exact = jax.vmap(
+            lambda key, lane: tau_leap(key, lane, ts, propensities, tables, method)
+        )(leap_keys, state)
+        # Exact steps only in iterations where some lane needs them (not per lane: under vmap
+        # both branches of a per-lane choice would run).
+        exact_steps = jax.vmap(
+            lambda key, lane, flag: tau_exact(
+                key, lane, flag, ts, propensities, rows, method.ssa_steps
+            )
+        )
+        return jax.lax.cond(
+            jnp.any(exact),
+            lambda s: exact_steps(exact_keys, s, exact),
+            lambda s: s,
+            state,
+        )
 
     state = jax.vmap(lambda _: tau_init(counts0, ts))(jnp.arange(keys.shape[0]))
     # The first save is the initial state.
