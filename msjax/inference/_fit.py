@@ -44,11 +44,11 @@ class FitResult(eqx.Module):
         return dict(zip(self.parameter_ids, np.asarray(self.x).tolist(), strict=True))
 
     def summary(self) -> str:
-        """A short table: best nllh, starts converged/failed, wall time."""
+        """A short table: best objective, starts converged/failed, wall time."""
         fvals = np.asarray(self.fvals)
         near = int(np.sum(fvals <= fvals[0] + 0.1))
         lines = [
-            f"method {self.method}: best nllh {float(self.fun):.6g} "
+            f"method {self.method}: best objective {float(self.fun):.6g} "
             f"({near}/{fvals.size} starts within 0.1), converged "
             f"{int(np.sum(np.asarray(self.converged)))}, failed "
             f"{int(np.sum(np.asarray(self.failed)))}, wall time {self.wall_time:.2f} s"
