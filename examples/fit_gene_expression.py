@@ -5,7 +5,8 @@ unknown scale ``s`` and protein in absolute units; synthetic data from known par
 10 % log-normal noise. A 20-start L-BFGS fit (one vmapped program), the Fisher-information
 spectrum at the optimum, the structural null space named as identifiable combinations
 (``k_m · k_p``, ``k_m · s``), and profile likelihoods: the decay rates have finite 95 %
-intervals containing the truth, the three confounded factors have flat profiles.
+intervals containing the truth; the three confounded factors stay below the threshold along
+their valley until it runs into a bound (one-sided intervals, or a flat profile).
 Writes figures into ``examples-output/``. Run: ``python examples/fit_gene_expression.py``.
 """
 
