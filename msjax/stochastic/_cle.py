@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from .._solution import RESULTS
-from ._common import AbstractStochasticMethod, float_params
+from ._common import AbstractStochasticMethod, float_params, system_size
 
 
 def cle_terms(model, theta, omega):
@@ -43,7 +43,7 @@ class CLE(AbstractStochasticMethod):
     """
 
     dt: float = 0.01
-    omega: float = 1.0
+    omega: float = eqx.field(default=1.0, converter=system_size)
     max_steps: int = eqx.field(static=True, default=1_000_000)
     float32: bool = eqx.field(static=True, default=False)
 

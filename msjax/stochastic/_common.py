@@ -66,6 +66,12 @@ def trajectory_keys(key, start, n: int) -> jax.Array:
     return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, indices)
 
 
+def system_size(value) -> np.ndarray:
+    """Ω as a 0-d float64 array: a traced leaf under `eqx.filter_jit`, so a new Ω does not
+    recompile (a Python float field would be static)."""
+    return np.asarray(value, dtype=np.float64)
+
+
 def check_key(method, key) -> None:
     if key is None:
         raise ModelError(

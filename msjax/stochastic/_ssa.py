@@ -23,6 +23,7 @@ from ._common import (
     float_params,
     propensity_fn,
     stoichiometry_rows,
+    system_size,
 )
 from ._random import key_words, uniform_pair
 
@@ -256,7 +257,7 @@ class Gillespie(AbstractStochasticMethod):
     ``msjax.simulate(model, Gillespie(), ts, key=jax.random.PRNGKey(0), n=10_000)``
     """
 
-    omega: float = 1.0
+    omega: float = eqx.field(default=1.0, converter=system_size)
     lanes: int | None = eqx.field(static=True, default=None)
     max_steps: int = eqx.field(static=True, default=10_000_000)
     float32: bool = eqx.field(static=True, default=False)

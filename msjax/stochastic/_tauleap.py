@@ -12,6 +12,7 @@ from ._common import (
     float_params,
     propensity_fn,
     stoichiometry_rows,
+    system_size,
 )
 from ._ssa import SSAState, ssa_step
 
@@ -271,7 +272,7 @@ class TauLeap(AbstractStochasticMethod):
     n_critical: int = 10
     ssa_factor: float = 10.0
     ssa_steps: int = eqx.field(static=True, default=10)
-    omega: float = 1.0
+    omega: float = eqx.field(default=1.0, converter=system_size)
     max_steps: int = eqx.field(static=True, default=10_000_000)
     float32: bool = eqx.field(static=True, default=False)
 
