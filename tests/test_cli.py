@@ -9,9 +9,41 @@ def test_demo_writes_csv_and_png(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--t-end", "4000", "--points", "401"]) == 0
     printed = capsys.readouterr().out
     assert "oscillates" in printed and "period" in printed
+    # the fitting step: k_m, k_p and s are confounded; the fit recovers the identifiable
+    # k_m·k_p (true 10) and k_m·s (true 0.2) to within 5 Laplace standard errors
+    assert "only k_m · k_p is identifiable" in printed and "only k_m · s is identifiable" in printed
+    fitted = {
+        r["parameterId"]: float(r["value"])
+        for r in csv.DictReader((tmp_path / "fit_parameters.tsv").open(), delimiter="\t")
+    }
+    for combination, truth, powers in (
+        ("k_m·k_p", 10.0, (1, 0, 1, 0, 0)),
+        ("k_m·s", 0.2, (1, 0, 0, 0, 1)),
+    ):
+        value = sum(
+            p * fitted[k] for p, k in zip(powers, ("k_m", "g_m", "k_p", "g_p", "s"), strict=True)
+        )
+        assert abs(value - np.log10(truth)) < 5 * _laplace_sd(fitted, powers), combination
+    for name in ("fit_waterfall", "fit_spectrum", "fit_data"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 5_000
     rows = list(csv.reader((tmp_path / "mapk_cascade.csv").open()))
     assert rows[0][:2] == ["time", "MKKK"] and len(rows) == 402
     assert (tmp_path / "mapk_cascade.png").stat().st_size > 10_000
+
+
+def _laplace_sd(fitted: dict, powers) -> float:
+    """Standard deviation (log10) of ``Σ p_i log10 θ_i`` from the pseudo-inverse Fisher
+    information of the demo problem at the fitted parameters."""
+    import jax
+
+    from msjax.inference import fisher_information, gene_expression_data, gene_expression_problem
+
+    key_data = jax.random.split(jax.random.key(0), 3)[0]  # as msjax demo draws its data
+    problem = gene_expression_problem(gene_expression_data(key=key_data))
+    theta = np.asarray([fitted[k] for k in problem.parameter_ids])
+    cov = np.linalg.pinv(np.asarray(fisher_information(problem, theta)), hermitian=True, rtol=1e-10)
+    p = np.asarray(powers, dtype=float)
+    return float(np.sqrt(p @ cov @ p))
 
 
 def test_simulate_builtin_model_to_csv(tmp_path, capsys):
