@@ -60,7 +60,7 @@ def test_benchmark_gradient_matches_central_differences(name):
     (step 1e-4 on the parameter scale) of a tighter solve (1e-12), at a point 0.01 off the
     nominal one in every coordinate (at the optimum itself the gradient is ~0)."""
     problem = load_petab(BENCHMARK / name / f"{name}.yaml", method=msjax.ODE(rtol=1e-8, atol=1e-8))
-    theta = problem.nominal_parameters() + 0.01 * (-1.0) ** jnp.arange(problem.n_parameters)
+    theta = problem.nominal_parameters() + 0.01 * (-1.0) ** np.arange(problem.n_parameters)
     _, grad = problem.value_and_grad(theta)
     reference = problem.with_method(msjax.ODE(rtol=1e-12, atol=1e-12))
     eps = 1e-4
