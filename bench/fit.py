@@ -77,6 +77,7 @@ def bench_msjax(name: str, starts: int, reference: float) -> dict:
         row[f"grad_{mode}_s"] = warm
     row["default_mode"] = "forward" if problem.forward_mode else "reverse"
     row["compile_s"] = row["nllh_compile_s"] + row[f"grad_{row['default_mode']}_compile_s"]
+    print(json.dumps(row), flush=True)
     if starts:
         objective_ref = float(problem.objective(theta))
         result = msjax.fit(problem, n_starts=starts, key=jax.random.key(0), progress=True)
