@@ -119,8 +119,11 @@ def bench_pypesto(name: str, starts: int, reference: float) -> dict | None:
         from scipy.optimize import minimize
     except ImportError:
         return None
-    importer = PetabImporterRR(petab.Problem.from_yaml(str(_yaml(name))))
-    problem = importer.create_problem()
+    try:
+        importer = PetabImporterRR(petab.Problem.from_yaml(str(_yaml(name))))
+        problem = importer.create_problem()
+    except Exception as error:  # e.g. PEtab features pyPESTO's RoadRunner importer refuses
+        return {"error": f"{type(error).__name__}: {error}"}
     objective = problem.objective  # on the free parameters, on their scales
     lower, upper = np.asarray(problem.lb), np.asarray(problem.ub)
     eps = 1e-5
@@ -173,7 +176,9 @@ def print_table(rows: list[dict]) -> None:
             f"{_fmt(r.get('fit_best_nllh', None) and r['fit_best_nllh'] - r['reference'], '9.3f')}"
         )
         peer = r.get("pypesto_roadrunner")
-        if peer:
+        if peer and "error" in peer:
+            print(f"  pyPESTO+RoadRunner: not run ({peer['error']})")
+        elif peer:
             ratio = peer["grad_fd_s"] / r[f"grad_{r['default_mode']}_s"]
             line = f"  pyPESTO+RoadRunner (FD): nllh {1e3 * peer['nllh_s']:.1f} ms, "
             line += f"nllh+grad {1e3 * peer['grad_fd_s']:.1f} ms ({ratio:.1f}x msjax)"
