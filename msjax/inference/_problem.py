@@ -24,6 +24,7 @@ from ._noise import Normal
 from ._observables import Observable
 
 _SCALES = {"lin": 0, "log": 1, "log10": 2}
+_FORWARD_MAX = 12  # default derivative mode: forward up to this many parameters
 _PRIORS = (
     "normal",
     "laplace",
@@ -109,7 +110,8 @@ class Problem(eqx.Module):
     - ``conditions``: ``{condition id: {target: value or parameter id}}``; targets are model
       parameters or species (initial values). A condition id not listed has no overrides.
     - ``method``: an `ODE`; default Rodas4 at rtol 1e-8, atol 1e-10 with forward-mode
-      sensitivities for up to 20 estimated parameters, checkpointed reverse mode above.
+      sensitivities for up to 12 estimated parameters, checkpointed reverse mode above
+      (bench/fit.py: forward wins on Boehm's 9, reverse by 10x on Fujita's 19).
     - ``initial``: optional ``f(θ_model [P]) -> y0 [S]`` (initial values that depend on
       parameters, e.g. SBML initial assignments); default the model's initial state.
 
@@ -184,7 +186,7 @@ class Problem(eqx.Module):
         self.model = model
         self.initial = initial
         if method is None:
-            forward = len(estimated) <= 20
+            forward = len(estimated) <= _FORWARD_MAX
             adjoint = diffrax.ForwardMode() if forward else diffrax.RecursiveCheckpointAdjoint()
             method = ODE(rtol=1e-8, atol=1e-10, adjoint=adjoint)
         self.method = method
