@@ -8,6 +8,7 @@ section IV.7; coefficients of RODAS (Hairer & Wanner's code) in the form
 ``(I/(hγ) − J) k_i = f(t + c_i h, y + Σ_j a_ij k_j) + Σ_j (C_ij / h) k_j + d_i h ∂f/∂t``.
 """
 
+import functools
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -17,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 _GAMMA = 0.25
+INVERSE_UP_TO = 16  # species
 _A = np.array(
     [
         [0.0, 0.0, 0.0, 0.0, 0.0],
@@ -88,6 +90,36 @@ class RodasInterpolation(diffrax.AbstractLocalInterpolation):
         return (1 - theta) * self.y0 + theta * (self.y1 + (1 - theta) * (self.h1 + theta * self.h2))
 
 
+def _linear_solver(w: jax.Array) -> Callable[[jax.Array], jax.Array]:
+    """``b ↦ W⁻¹ b`` [S] for the six stages, from one factorisation of ``W`` [S, S]: an
+    explicit inverse (stages become mat-vecs) up to `INVERSE_UP_TO` species, an LU beyond
+    (measured: for 8 species the inverse is ~30 % faster per step, for 50 the LU ~8×).
+
+    Derivatives flow through ``W``'s mat-vec (`lax.custom_linear_solve`), never through the
+    factorisation: differentiating an inverse or LU factors makes XLA's CPU triangular solves
+    pathologically slow once 16 or more tangents are batched (40 ms instead of 0.2 ms per
+    step for 8 species, measured).
+    """
+    fixed = jax.lax.stop_gradient(w)
+    if w.shape[0] <= INVERSE_UP_TO:
+        inverse = jnp.linalg.inv(fixed)
+        solve, transpose_solve = (lambda b: inverse @ b), (lambda b: inverse.T @ b)
+    else:
+        factors = jax.scipy.linalg.lu_factor(fixed)
+        solve = functools.partial(jax.scipy.linalg.lu_solve, factors)
+        transpose_solve = functools.partial(jax.scipy.linalg.lu_solve, factors, trans=1)
+
+    def solve_w(b):
+        return jax.lax.custom_linear_solve(
+            lambda x: w @ x,
+            b,
+            solve=lambda _, rhs: solve(rhs),
+            transpose_solve=lambda _, rhs: transpose_solve(rhs),
+        )
+
+    return solve_w
+
+
 class Rodas4(diffrax.AbstractAdaptiveSolver):
     """Rodas4 (Hairer & Wanner 1996): stiffly accurate, L-stable Rosenbrock method, order 4(3).
 
@@ -125,16 +157,14 @@ class Rodas4(diffrax.AbstractAdaptiveSolver):
         # traced once here and once in the stage loop, which keeps compile time low.
         (df_dt, jac), f0 = jax.jacfwd(f_twice, argnums=(0, 1), has_aux=True)(t0, y0)
         w = jnp.eye(y0.shape[0], dtype=y0.dtype) / (h * _GAMMA) - jac
-        # One explicit inverse per step: six stage solves become cheap mat-vecs (for the small
-        # dense systems of reaction networks this beats six pairs of triangular solves).
-        w_inv = jnp.linalg.inv(w)
+        solve = _linear_solver(w)
         a, c = jnp.asarray(_A, dtype=y0.dtype), jnp.asarray(_C, dtype=y0.dtype) / h
         dt_terms = jnp.asarray(_d, dtype=y0.dtype)[:, None] * (h * df_dt)
-        ks = jnp.zeros((6, y0.shape[0]), dtype=y0.dtype).at[0].set(w_inv @ (f0 + dt_terms[0]))
+        ks = jnp.zeros((6, y0.shape[0]), dtype=y0.dtype).at[0].set(solve(f0 + dt_terms[0]))
 
         def stage(i, ks):
             stage_f = f(t0 + jnp.asarray(_c, dtype=y0.dtype)[i] * h, y0 + a[i] @ ks[:5])
-            return ks.at[i].set(w_inv @ (stage_f + c[i] @ ks[:5] + dt_terms[i]))
+            return ks.at[i].set(solve(stage_f + c[i] @ ks[:5] + dt_terms[i]))
 
         ks = jax.lax.fori_loop(1, 6, stage, ks)
         y1 = jnp.where(empty, y0, y0 + a[5] @ ks[:5] + ks[5])
