@@ -83,11 +83,19 @@ def write_parameters(path: Path, problem, theta) -> Path:
     parameter of ``problem`` at ``theta`` [E]."""
     scales = {p.id: p.scale for p in problem.spec[0]}
     linear = np.asarray(problem.linear_parameters(theta))[np.asarray(problem.estimated)]
+    rows = [
+        [pid, scales[pid], repr(float(value)), repr(float(lin))]
+        for pid, value, lin in zip(problem.parameter_ids, np.asarray(theta), linear, strict=True)
+    ]
+    return write_tsv(path, ["parameterId", "parameterScale", "value", "linearValue"], rows)
+
+
+def write_tsv(path: Path, header: list[str], rows) -> Path:
+    """A tab-separated table: ``header`` then one line per row."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t")
-        writer.writerow(["parameterId", "parameterScale", "value", "linearValue"])
-        for pid, value, lin in zip(problem.parameter_ids, np.asarray(theta), linear, strict=True):
-            writer.writerow([pid, scales[pid], repr(float(value)), repr(float(lin))])
+        writer.writerow(header)
+        writer.writerows(rows)
     return path
 
 
@@ -139,14 +147,12 @@ def run_fit(args: argparse.Namespace) -> int:
     print(result.summary())
     print(f"  nllh at the best start (priors excluded): {float(problem.nllh(result.x)):.6g}")
     fvals = np.asarray(result.fvals)
-    with (out / "starts.tsv").open("w", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t")
-        writer.writerow(["rank", "objective", "converged", "iterations"])
-        for rank, (f, c, it) in enumerate(
-            zip(fvals, np.asarray(result.converged), np.asarray(result.iterations), strict=True),
-            start=1,
-        ):
-            writer.writerow([rank, repr(float(f)), int(c), int(it)])
+    starts = zip(fvals, np.asarray(result.converged), np.asarray(result.iterations), strict=True)
+    write_tsv(
+        out / "starts.tsv",
+        ["rank", "objective", "converged", "iterations"],
+        ([rank, repr(float(f)), int(c), int(it)] for rank, (f, c, it) in enumerate(starts, 1)),
+    )
     best = write_parameters(out / "best_parameters.tsv", problem, result.x)
     png = plot_waterfall(fvals, out / "waterfall.png", title=Path(args.problem).stem)
     print(f"  wrote {best}, {out / 'starts.tsv'} and {png}")
@@ -161,13 +167,14 @@ def run_spectrum(args: argparse.Namespace) -> int:
     theta = _theta(args, problem)
     spectrum = msjax.sloppiness(msjax.fisher_information(problem, theta), problem.parameter_ids)
     print(spectrum.table())
-    with (out / "spectrum.tsv").open("w", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t")
-        writer.writerow(["k", "eigenvalue", "stiff", "combination"])
-        for k, value in enumerate(spectrum.eigenvalues):
-            writer.writerow(
-                [k + 1, repr(float(value)), int(spectrum.stiff[k]), spectrum.combination(k)]
-            )
+    write_tsv(
+        out / "spectrum.tsv",
+        ["k", "eigenvalue", "stiff", "combination"],
+        (
+            [k + 1, repr(float(value)), int(spectrum.stiff[k]), spectrum.combination(k)]
+            for k, value in enumerate(spectrum.eigenvalues)
+        ),
+    )
     png = plot_spectrum(spectrum, out / "spectrum.png", title=Path(args.problem).stem)
     print(f"  wrote {out / 'spectrum.tsv'} and {png}")
     return 0
@@ -188,17 +195,14 @@ def run_profile(args: argparse.Namespace) -> int:
     )
     print(f"{'parameter':>24s} {'estimate':>11s} {'CI lower':>11s} {'CI upper':>11s}  flat")
     index = {p: i for i, p in enumerate(problem.parameter_ids)}
-    with (out / "profiles.tsv").open("w", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t")
-        writer.writerow(["parameterId", "estimate", "lower", "upper", "flat"])
-        for name, (lower, upper), flat in zip(
-            result.parameter_ids, result.ci, result.flat, strict=True
-        ):
-            estimate = float(theta[index[name]])
-            print(f"{name:>24s} {estimate:11.4g} {lower:11.4g} {upper:11.4g}  {bool(flat)}")
-            writer.writerow(
-                [name, repr(estimate), repr(float(lower)), repr(float(upper)), int(flat)]
-            )
+    rows = []
+    for name, (lower, upper), flat in zip(
+        result.parameter_ids, result.ci, result.flat, strict=True
+    ):
+        estimate = float(theta[index[name]])
+        print(f"{name:>24s} {estimate:11.4g} {lower:11.4g} {upper:11.4g}  {bool(flat)}")
+        rows.append([name, repr(estimate), repr(float(lower)), repr(float(upper)), int(flat)])
+    write_tsv(out / "profiles.tsv", ["parameterId", "estimate", "lower", "upper", "flat"], rows)
     png = plot_profiles(result, out / "profiles.png", title=Path(args.problem).stem)
     print(f"  wrote {out / 'profiles.tsv'} and {png}")
     return 0
