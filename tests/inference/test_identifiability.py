@@ -36,6 +36,7 @@ def _birth_death_problem(data):
     )
 
 
+@pytest.mark.slow  # run by .ci/run's inference step
 def test_fit_recovers_known_parameters_within_profile_intervals():
     exact = TRUE["k"] / TRUE["gamma"] * (1 - np.exp(-TRUE["gamma"] * TIMES))
     z = np.asarray(jax.random.normal(jax.random.key(3), TIMES.shape, dtype=float))

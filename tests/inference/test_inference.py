@@ -115,6 +115,7 @@ def test_fisher_information_of_linear_gaussian_model_is_analytic(linear):
     )
 
 
+@pytest.mark.slow  # run by .ci/run's inference step
 def test_fit_and_profile_intervals_of_linear_model(linear):
     problem, design, estimate = linear
     result = fit(problem, n_starts=4, method="levenberg_marquardt", key=jax.random.key(0))
