@@ -22,7 +22,7 @@ from .._types import Array, Float, Params, Scalar, State
 from ._conservation import left_null_space
 from ._model import NamedParameters, _index
 from ._sbml_math import Evaluator, Node
-from ._sbml_vector import Values, evaluate
+from ._sbml_vector import Values, evaluate, positions
 
 ATOMS = "\0atoms"
 VECTORISE_FROM = 64  # definitions
@@ -219,7 +219,7 @@ class RuleModel(NamedParameters, eqx.Module):
     @property
     def _rate_indices(self) -> list[int]:
         """Positions of the reactions' kinetic laws among the definitions [R]."""
-        position = {name: i for i, (name, _) in enumerate(self.definitions)}
+        position = positions(self.definitions)
         return [position[r] for r in self.reaction_names]
 
     def jacobian(self, t: Scalar, y: State, theta: Params) -> Float[Array, "states states"]:

@@ -85,7 +85,7 @@ class Values(Mapping):
     (e.g. the trigger relations' truth values) can be added."""
 
     def __init__(self, definitions: tuple[tuple[str, Node], ...], values):
-        self._index = _names(definitions)
+        self._index = positions(definitions)
         self._values = values
         self._extra: dict = {}
 
@@ -108,5 +108,6 @@ class Values(Mapping):
 
 
 @functools.lru_cache(maxsize=128)
-def _names(definitions: tuple[tuple[str, Node], ...]) -> dict[str, int]:
+def positions(definitions: tuple[tuple[str, Node], ...]) -> dict[str, int]:
+    """Name → position of each definition (cached per model; do not mutate)."""
     return {name: i for i, (name, _) in enumerate(definitions)}
