@@ -22,7 +22,7 @@ from ._common import (
     AbstractStochasticMethod,
     check_counts,
     check_key,
-    check_model,
+    stochastic_model,
     to_counts,
     trajectory_keys,
 )
@@ -123,35 +123,49 @@ def _chunk_trajectories(method, model, ts, params, y0, key, start, size, devices
     return ys.reshape(size, *ys.shape[2:]), ok.reshape(size)
 
 
+def _partial_stats(ys, ok, index, n, lo, width, bins):
+    """Statistics of trajectories ``ys`` [B, T, S] with flags ``ok`` [B] and indices [B]
+    (those ``≥ n`` are padding): count, mean and M2 [T, S], histogram [T, S, bins] and the
+    count outside the bins [T, S]."""
+    ok = ok & (index < n)
+    values = ys.astype(jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
+    weight = ok.astype(values.dtype)[:, None, None]
+    count = jnp.sum(ok, dtype=jnp.int32)
+    mean = jnp.sum(values * weight, axis=0) / jnp.maximum(count, 1).astype(values.dtype)
+    m2 = jnp.sum(((values - mean) ** 2) * weight, axis=0)
+    position = jnp.floor((values - lo) / width)
+    outside = jnp.sum(((position < 0) | (position >= bins)).astype(values.dtype) * weight, axis=0)
+    slot = jnp.clip(position, 0, bins - 1).astype(jnp.int32)  # [B, T, S]
+    num_times, num_species = values.shape[1:]
+    flat = (
+        jnp.arange(num_times, dtype=jnp.int32)[None, :, None] * num_species
+        + jnp.arange(num_species, dtype=jnp.int32)
+    ) * bins + slot
+    histogram = jnp.zeros((num_times * num_species * bins,), dtype=jnp.int32)
+    histogram = histogram.at[flat.reshape(-1)].add(
+        jnp.broadcast_to(ok[:, None, None], flat.shape).reshape(-1).astype(jnp.int32)
+    )
+    histogram = histogram.reshape(num_times, num_species, bins)
+    return count, mean, m2, histogram, outside.astype(jnp.int32)
+
+
 @eqx.filter_jit
 def _chunk_stats(method, model, ts, params, y0, key, start, size, devices, n, lo, width, bins):
-    """Per-device partial statistics of one chunk: count, mean, M2 [T, S], histogram."""
+    """Per-device partial statistics of one chunk (`_partial_stats`, leading axis [D])."""
 
     def reduce(ys, ok, index):
-        ok = ok & (index < n)
-        values = ys.astype(jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
-        weight = ok.astype(values.dtype)[:, None, None]
-        count = jnp.sum(ok, dtype=jnp.int32)
-        mean = jnp.sum(values * weight, axis=0) / jnp.maximum(count, 1).astype(values.dtype)
-        m2 = jnp.sum(((values - mean) ** 2) * weight, axis=0)
-        position = jnp.floor((values - lo) / width)
-        outside = jnp.sum(
-            ((position < 0) | (position >= bins)).astype(values.dtype) * weight, axis=0
-        )
-        slot = jnp.clip(position, 0, bins - 1).astype(jnp.int32)  # [size, T, S]
-        num_times, num_species = values.shape[1:]
-        flat = (
-            jnp.arange(num_times, dtype=jnp.int32)[None, :, None] * num_species
-            + jnp.arange(num_species, dtype=jnp.int32)
-        ) * bins + slot
-        histogram = jnp.zeros((num_times * num_species * bins,), dtype=jnp.int32)
-        histogram = histogram.at[flat.reshape(-1)].add(
-            jnp.broadcast_to(ok[:, None, None], flat.shape).reshape(-1).astype(jnp.int32)
-        )
-        histogram = histogram.reshape(num_times, num_species, bins)
-        return count, mean, m2, histogram, outside.astype(jnp.int32)
+        return _partial_stats(ys, ok, index, n, lo, width, bins)
 
     return _sharded(reduce, method, model, ts, params, y0, key, start, size, devices)
+
+
+@eqx.filter_jit
+def _kept_stats(ys, ok, n, lo, width, bins):
+    """`_partial_stats` of the trajectories [B, T, S] of the first chunk, kept on the host
+    (leading axis [1])."""
+    index = jnp.arange(ys.shape[0], dtype=jnp.uint32)
+    parts = _partial_stats(ys, ok, index, n, lo, width, bins)
+    return jax.tree_util.tree_map(lambda a: a[None], parts)
 
 
 def _combine(total, part):
@@ -233,9 +247,9 @@ def ensemble_stats(
     ``stats = ensemble_stats(telegraph_gene(), Gillespie(), ts, key=key, n=1_000_000)``
     """
     check_key(method, key)
-    check_model(model)
     if not isinstance(method, AbstractStochasticMethod):
         raise ModelError(f"ensemble_stats needs a stochastic method, got {type(method).__name__}")
+    model = stochastic_model(model, method)
     if int(n) < 1 or int(chunk_size) < 1:
         raise ModelError(f"n and chunk_size must be positive, got n={n}, chunk_size={chunk_size}")
     ts = jnp.asarray(ts, dtype=model.initial_state.dtype)
@@ -257,15 +271,16 @@ def ensemble_stats(
         raise ModelError(f"quantile levels must be in [0, 1], got {quantiles}")
 
     run = partial(_chunk_stats, method, model, ts, params, y0, key)
+    pilot = None
     if value_range is None:
-        # Range from a pilot chunk (the first chunk itself: same keys, so no extra trajectories).
+        # Range from the first chunk, whose trajectories are then reduced as they are.
         zero = jnp.asarray(0, dtype=jnp.uint32)
-        ys, ok = _chunk_trajectories(method, model, ts, params, y0, key, zero, chunk, devices)
-        ys = np.asarray(ys)[np.asarray(ok)]
-        high = float(ys.max()) if ys.size else 1.0
-        low = min(0.0, float(ys.min())) if ys.size else 0.0
+        pilot = _chunk_trajectories(method, model, ts, params, y0, key, zero, chunk, devices)
+        kept = np.asarray(pilot[0])[np.asarray(pilot[1])]
+        high = float(kept.max()) if kept.size else 1.0
+        low = min(0.0, float(kept.min())) if kept.size else 0.0
         span = 1.5 * (high - low) + 10.0
-        is_integer = np.issubdtype(ys.dtype, np.integer)
+        is_integer = np.issubdtype(kept.dtype, np.integer)
         if is_integer:
             bins = int(bins or min(math.ceil(span), 1024))
             width = float(max(1, math.ceil(span / bins)))
@@ -288,7 +303,10 @@ def ensemble_stats(
         bar = tqdm(total=n, unit="traj", desc=type(method).__name__)
     for c in range(num_chunks):
         start = c * chunk
-        parts = run(jnp.asarray(start, dtype=jnp.uint32), chunk, devices, n, low, width, bins)
+        if c == 0 and pilot is not None:
+            parts = _kept_stats(*pilot, n, low, width, bins)
+        else:
+            parts = run(jnp.asarray(start, dtype=jnp.uint32), chunk, devices, n, low, width, bins)
         counts, means, m2s, hists, outs = (np.asarray(p) for p in parts)
         for d in range(counts.shape[0]):
             total = _combine(
@@ -325,7 +343,7 @@ def ensemble_trajectories(
     """All ``n`` trajectories [n, T, S] (NumPy) and success flags [n], run chunk by chunk and
     sharded over local devices; identical to ``simulate(..., key=key, n=n).ys``."""
     check_key(method, key)
-    check_model(model)
+    model = stochastic_model(model, method)
     ts = jnp.asarray(ts, dtype=model.initial_state.dtype)
     params = as_parameters(model, params)
     y0 = as_state(model, y0)

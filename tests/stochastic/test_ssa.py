@@ -8,6 +8,7 @@ from scipy import stats as sps
 import msjax
 from msjax import models
 from msjax.stochastic import CLE, Gillespie, TauLeap, ensemble_stats, ensemble_trajectories
+from msjax.stochastic._common import AbstractStochasticMethod
 
 
 def _poisson_moments_ok(x, lam):
@@ -159,3 +160,32 @@ def test_ensemble_stats_matches_trajectories_and_poisson():
     )
     assert stats.histogram[-1, 0].sum() == 3000
     _poisson_moments_ok(x, 10.0 * (1 - np.exp(-3.0)))
+
+
+class _Counting(AbstractStochasticMethod):
+    """Gillespie that reports the keys of the trajectories it simulates (host callback)."""
+
+    inner: Gillespie
+
+    def trajectories(self, model, ts, params, counts0, keys):
+        jax.debug.callback(lambda k: _SIMULATED.append(np.asarray(k)), keys)
+        return self.inner.trajectories(model, ts, params, counts0, keys)
+
+
+_SIMULATED: list = []
+
+
+def test_ensemble_stats_simulates_each_trajectory_once():
+    """n = 2500 in chunks of 1000 (the first also sets the histogram range): 2500 distinct
+    trajectory keys simulated, no more, and the statistics equal `ensemble_trajectories`'."""
+    model = models.birth_death(k=10.0, gamma=1.0)
+    ts = jnp.array([0.0, 1.0])
+    key = jax.random.PRNGKey(8)
+    _SIMULATED.clear()
+    stats = ensemble_stats(model, _Counting(Gillespie()), ts, key=key, n=2500, chunk_size=1000)
+    keys = np.concatenate(_SIMULATED)
+    assert keys.shape[0] == 3000  # three chunks of 1000; the last 500 are padding
+    assert np.unique(keys, axis=0).shape[0] == 3000
+    ys, _ = ensemble_trajectories(model, Gillespie(), ts, key=key, n=2500, chunk_size=1000)
+    np.testing.assert_allclose(stats.mean, ys.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(stats.var, ys.var(0, ddof=1), rtol=1e-10)
