@@ -11,6 +11,7 @@ concentrations.
 """
 
 import abc
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -80,17 +81,49 @@ def check_key(method, key) -> None:
         )
 
 
-def check_model(model) -> None:
-    """Raises `ModelError` unless the model has a stochastic reading (its own check)."""
-    model.check_stochastic()
+def has_events(model) -> bool:
+    """Whether the model has events (SBML models loaded by `load_sbml` may)."""
+    return bool(getattr(model, "events", ()))
+
+
+def check_event_values(model) -> None:
+    """Raise `ModelError` naming an event that assigns a constant that is not a count (a
+    negative or non-integer number); computed assignments are checked as they execute."""
+    for event in model.events:
+        for target, value in zip(event.targets, event.values, strict=True):
+            if value[0] == "num" and (value[1] < 0 or value[1] != round(value[1])):
+                raise ModelError(
+                    f"event {event.name!r} assigns {value[1]} to {model.state_names[target]!r}: "
+                    "stochastic methods need non-negative integer counts"
+                )
+
+
+def stochastic_model(model, method):
+    """The model as ``method`` reads it. Raises `ModelError` unless it has a stochastic reading
+    (the model's own check), and, for a model with events, unless the method executes events
+    (``method.executes_events``) and its constant assignments are counts."""
+    if not has_events(model):
+        model.check_stochastic()
+        return model
+    names = ", ".join(e.name for e in model.events)
+    if not method.executes_events:
+        raise ModelError(
+            f"{type(method).__name__} does not execute SBML events (the model has {names}); "
+            "use Gillespie"
+        )
+    check_event_values(model)
+    return model.with_stochastic_events()
 
 
 class AbstractStochasticMethod(AbstractMethod):
     """A stochastic method: an ensemble of independent trajectories, one key each.
 
     Subclasses implement `trajectories`; `solve` (what `simulate` calls) and `ensemble_stats`
-    both run through it, so the same key gives the same trajectories on either path.
+    both run through it, so the same key gives the same trajectories on either path. Those
+    that execute SBML events set ``executes_events``; the others refuse models with events.
     """
+
+    executes_events: ClassVar[bool] = False
 
     @abc.abstractmethod
     def trajectories(self, model, ts, params, counts0, keys):
@@ -105,7 +138,7 @@ class AbstractStochasticMethod(AbstractMethod):
 
     def solve(self, model, ts, params, y0, *, key, n) -> Solution:
         check_key(self, key)
-        check_model(model)
+        model = stochastic_model(model, self)
         count = 1 if n is None else int(n)
         if count < 1:
             raise ModelError(f"n must be a positive number of trajectories, got {n}")

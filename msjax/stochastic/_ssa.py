@@ -13,6 +13,8 @@ drawn waiting time is discarded (a fresh exponential is drawn from ``ts[j]``). T
 for propensities that are constant between events (all of the direct method's assumptions).
 """
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -21,10 +23,12 @@ from .._solution import RESULTS
 from ._common import (
     AbstractStochasticMethod,
     float_params,
+    has_events,
     propensity_fn,
     stoichiometry_rows,
     system_size,
 )
+from ._events import fire_fn, first_trigger_time, initial_events, trigger_fn
 from ._random import key_words, uniform_pair
 
 _ONE_HOT_REACTIONS = 16  # up to this many reactions, x += N[r] as a one-hot sum (vectorises)
@@ -94,10 +98,46 @@ def ssa_step(u, state: SSAState, ts, propensities, rows) -> SSAState:
     )
 
 
+def plain_kernel(propensities, rows):
+    """The direct method as a lane kernel (models without events): ``kernel(u, v, t, x,
+    triggers, index, ts) -> (t, x, triggers, save, code)``, ``code`` a `RESULTS` value (0: ok)."""
+    bad_code = RESULTS.invalid_propensity._value
+
+    def kernel(u, v, t, x, triggers, index, ts):
+        t, x, save, bad = direct_step(u, v, t, x, index, ts, propensities, rows)
+        return t, x, triggers, save, jnp.where(bad, bad_code, 0)
+
+    return kernel
+
+
+def event_kernel(propensities, rows, triggers, fire):
+    """The direct method with events (see `msjax.stochastic._events`) as a lane kernel.
+
+    A step ends at the first of: a time trigger going false → true (the clock stops there,
+    the events fire, nothing else happens), the next save, the next reaction (after which the
+    events whose trigger went false → true fire). ``triggers`` [E] are the values after the
+    step; ``save`` only for a save.
+    """
+    bad_codes = (RESULTS.invalid_propensity._value, RESULTS.invalid_counts._value)
+
+    def kernel(u, v, t, x, before, index, ts):
+        t_new, x_new, save, bad = direct_step(u, v, t, x, index, ts, propensities, rows)
+        at_end = triggers(t_new, x)  # counts frozen until t_new
+        t_stop, timed = first_trigger_time(t, t_new, x, before, at_end, triggers)
+        pre = jnp.where(timed, before, at_end)
+        x, after, bad_event = fire(t_stop, jnp.where(timed, x, x_new), pre)
+        code = jnp.where(bad, bad_codes[0], jnp.where(bad_event, bad_codes[1], 0))
+        return t_stop, x, after, save & ~timed, code
+
+    return kernel
+
+
 class Lanes(eqx.Module):
     """The lanes of the lock-step engine (fields [W, ...]): ``trajectory`` index (``n``: idle),
     its key words ``k0``, ``k1``, ``step`` counter, the step's uniforms ``u``, ``v``, ``t``,
-    counts ``x`` [W, S], next save ``index``, ``events`` fired and ``bad`` propensities.
+    counts ``x`` [W, S], event ``triggers`` [W, E] (E = 0 without events), next save
+    ``index``, ``events`` counted (reactions, and clock stops at time triggers) and the
+    failure ``code`` (a `RESULTS` value; 0 while fine).
 
     The uniforms are drawn at the end of the previous iteration and carried, so XLA cannot fuse
     the hash into the [W, S]-shaped update of the counts (it would hash once per species)."""
@@ -110,36 +150,51 @@ class Lanes(eqx.Module):
     v: jax.Array
     t: jax.Array
     x: jax.Array
+    triggers: jax.Array
     index: jax.Array
     events: jax.Array
-    bad: jax.Array
+    code: jax.Array
 
 
-def start_lanes(trajectory, key0, key1, counts0, ts) -> Lanes:
-    """Lanes [W] starting trajectories ``trajectory`` [W] (int32; ``≥ n`` gives an idle lane) of
-    a chunk with key words ``key0``, ``key1`` [n] from counts ``counts0`` [S] at ``ts[0]``."""
-    n = key0.shape[0]
+class Start(eqx.Module):
+    """What every trajectory of a chunk starts from: key words ``key0``, ``key1`` [n], counts
+    ``counts`` [S] and trigger values ``triggers`` [E] at ``ts[0]`` (after the events that fire
+    there), and the failure ``code`` of those events (0: fine)."""
+
+    key0: jax.Array
+    key1: jax.Array
+    counts: jax.Array
+    triggers: jax.Array
+    code: jax.Array
+
+
+def start_lanes(trajectory, start: Start, ts) -> Lanes:
+    """Lanes [W] starting trajectories ``trajectory`` [W] (int32; ``≥ n`` gives an idle lane)
+    of a chunk from ``start`` at ``ts[0]``."""
+    n = start.key0.shape[0]
     live = trajectory < n
     safe = jnp.minimum(trajectory, n - 1)
     width = trajectory.shape[0]
+    counts0 = start.counts
     return Lanes(
         trajectory=jnp.where(live, trajectory, n),
-        k0=key0[safe],
-        k1=key1[safe],
+        k0=start.key0[safe],
+        k1=start.key1[safe],
         step=jnp.zeros((width,), dtype=jnp.uint32),
         u=jnp.zeros((width,), dtype=ts.dtype),
         v=jnp.zeros((width,), dtype=ts.dtype),
         t=jnp.full((width,), ts[0]),
         x=jnp.broadcast_to(counts0, (width, counts0.shape[0])),
+        triggers=jnp.broadcast_to(start.triggers, (width, start.triggers.shape[0])),
         index=jnp.where(live, 0, ts.shape[0]).astype(jnp.int32),
         events=jnp.zeros((width,), dtype=jnp.int32),
-        bad=jnp.zeros((width,), dtype=bool),
+        code=jnp.full((width,), start.code, dtype=jnp.int32),
     )
 
 
 def lanes_active(lanes: Lanes, num_times: int, max_steps: int) -> jax.Array:
     """Whether each lane [W] still has save times to reach and may go on."""
-    return (lanes.index < num_times) & ~lanes.bad & (lanes.events < max_steps)
+    return (lanes.index < num_times) & (lanes.code == 0) & (lanes.events < max_steps)
 
 
 def draw_uniforms(lanes: Lanes) -> Lanes:
@@ -148,28 +203,56 @@ def draw_uniforms(lanes: Lanes) -> Lanes:
     return eqx.tree_at(lambda s: (s.u, s.v), lanes, (u, v))
 
 
-def advance_lane(lane: Lanes, ts, propensities, rows, max_steps: int):
+def advance_lane(lane: Lanes, ts, kernel, max_steps: int):
     """One step of one lane. Returns the lane and the save slot of its old counts (``T``: none)."""
     num_times = ts.shape[0]
     active = lanes_active(lane, num_times, max_steps)
-    t, x, save, bad = direct_step(
-        lane.u, lane.v, lane.t, lane.x, lane.index, ts, propensities, rows
+    t, x, triggers, save, code = kernel(
+        lane.u, lane.v, lane.t, lane.x, lane.triggers, lane.index, ts
     )
-    ok = active & ~bad
+    ok = active & (code == 0)
     slot = jnp.where(ok & save, lane.index, num_times)
     lane = eqx.tree_at(
-        lambda s: (s.step, s.t, s.x, s.index, s.events, s.bad),
+        lambda s: (s.step, s.t, s.x, s.triggers, s.index, s.events, s.code),
         lane,
         (
             lane.step + active.astype(jnp.uint32),
             jnp.where(ok, t, lane.t),
             jnp.where(ok, x, lane.x),
+            jnp.where(ok, triggers, lane.triggers),
             lane.index + (ok & save).astype(jnp.int32),
             lane.events + (ok & ~save).astype(jnp.int32),
-            lane.bad | (active & bad),
+            jnp.where(active, code, lane.code),
         ),
     )
     return lane, slot
+
+
+_FAILURES = (RESULTS.invalid_propensity, RESULTS.invalid_counts, RESULTS.max_steps_reached)
+
+
+def as_result(code) -> RESULTS:
+    """The `RESULTS` of a failure code [] (0: successful)."""
+    result = RESULTS.successful
+    for failure in _FAILURES:
+        result = RESULTS.where(code == failure._value, failure, result)
+    return result
+
+
+def chunk_start(model, ts, theta, omega, counts0, keys) -> tuple[Start, object]:
+    """The `Start` of a chunk with keys [n] and the lane kernel of the model."""
+    propensities = propensity_fn(model, theta, omega)
+    rows = stoichiometry_rows(model)
+    key0, key1 = key_words(keys)
+    if not has_events(model):
+        start = Start(key0, key1, counts0, jnp.zeros((0,), bool), jnp.asarray(0, jnp.int32))
+        return start, plain_kernel(propensities, rows)
+    counts, triggers, bad = initial_events(model, theta, omega, ts[0], counts0)
+    code = jnp.where(bad, RESULTS.invalid_counts._value, 0).astype(jnp.int32)
+    kernel = event_kernel(
+        propensities, rows, trigger_fn(model, theta, omega), fire_fn(model, theta, omega)
+    )
+    return Start(key0, key1, counts, triggers, code), kernel
 
 
 def run_ssa(model, ts, theta, omega, counts0, keys, *, lanes: int, max_steps: int):
@@ -177,15 +260,11 @@ def run_ssa(model, ts, theta, omega, counts0, keys, *, lanes: int, max_steps: in
 
     **Returns:** ``(ys [n, T, S] int32, result [n], events [n])``.
     """
-    propensities = propensity_fn(model, theta, omega)
-    rows = stoichiometry_rows(model)
-    num_times, num_species = ts.shape[0], rows.shape[1]
-    key0, key1 = key_words(keys)
-    n = key0.shape[0]
+    start, kernel = chunk_start(model, ts, theta, omega, counts0, keys)
+    num_times, num_species = ts.shape[0], counts0.shape[0]
+    n = keys.shape[0]
     width = min(lanes, n)
-    step = jax.vmap(lambda lane: advance_lane(lane, ts, propensities, rows, max_steps))
-    ok_code = RESULTS.successful._value
-    bad_code = RESULTS.invalid_propensity._value
+    step = jax.vmap(lambda lane: advance_lane(lane, ts, kernel, max_steps))
     maxed_code = RESULTS.max_steps_reached._value
 
     def body(carry):
@@ -196,12 +275,12 @@ def run_ssa(model, ts, theta, omega, counts0, keys, *, lanes: int, max_steps: in
         done = ~lanes_active(lanes, num_times, max_steps)
         finished = jnp.where(done, lanes.trajectory, n)  # idle lanes write out of range
         code = jnp.where(
-            lanes.bad, bad_code, jnp.where(lanes.index < num_times, maxed_code, ok_code)
+            lanes.code != 0, lanes.code, jnp.where(lanes.index < num_times, maxed_code, 0)
         )
         events = events.at[finished].set(lanes.events, mode="drop")
-        codes = codes.at[finished].set(code.astype(codes.dtype), mode="drop")
+        codes = codes.at[finished].set(code, mode="drop")
         rank = jnp.cumsum(done, dtype=jnp.int32) - 1
-        fresh = start_lanes(next_trajectory + rank, key0, key1, counts0, ts)
+        fresh = start_lanes(next_trajectory + rank, start, ts)
         lanes = jax.tree.map(
             lambda new, old: jnp.where(done.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
             fresh,
@@ -214,20 +293,14 @@ def run_ssa(model, ts, theta, omega, counts0, keys, *, lanes: int, max_steps: in
         return jnp.any(carry[0].trajectory < n)
 
     carry = (
-        draw_uniforms(start_lanes(jnp.arange(width, dtype=jnp.int32), key0, key1, counts0, ts)),
+        draw_uniforms(start_lanes(jnp.arange(width, dtype=jnp.int32), start, ts)),
         jnp.zeros((n, num_times, num_species), dtype=jnp.int32),
         jnp.zeros((n,), dtype=jnp.int32),
-        jnp.full((n,), ok_code, dtype=jnp.asarray(ok_code).dtype),
+        jnp.zeros((n,), dtype=jnp.int32),
         jnp.asarray(width, dtype=jnp.int32),
     )
     _, out, events, codes, _ = jax.lax.while_loop(cond, body, carry)
-
-    def as_result(code):
-        result = RESULTS.where(code == bad_code, RESULTS.invalid_propensity, RESULTS.successful)
-        return RESULTS.where(code == maxed_code, RESULTS.max_steps_reached, result)
-
-    result = jax.vmap(as_result)(codes)
-    return out, result, events
+    return out, jax.vmap(as_result)(codes), events
 
 
 def default_lanes(lanes: int | None) -> int:
@@ -257,6 +330,7 @@ class Gillespie(AbstractStochasticMethod):
     ``msjax.simulate(model, Gillespie(), ts, key=jax.random.PRNGKey(0), n=10_000)``
     """
 
+    executes_events: ClassVar[bool] = True
     omega: float = eqx.field(default=1.0, converter=system_size)
     lanes: int | None = eqx.field(static=True, default=None)
     max_steps: int = eqx.field(static=True, default=10_000_000)

@@ -9,7 +9,8 @@ approximate methods the guide's ``m_t/μ_t`` and ``s_t/σ_t`` within [0.98, 1.02
 
 Models come from `msjax.load_sbml`; its kinetic laws are the propensities in amounts (``Ω = 1``).
 Outputs that are not species (assignment rules, e.g. ``y = 2 X``) are evaluated on every
-trajectory. Cases the stochastic reading refuses (events) are reported skipped, with the reason.
+trajectory. Events (00028, 00033) run under `Gillespie`; a case the method refuses (TauLeap and
+events) is reported skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import jax
 import numpy as np
 
 from .._errors import ModelError
+from ._common import stochastic_model
 
 APPROXIMATE_BAND = (0.98, 1.02)
 
@@ -99,7 +101,7 @@ def run_case(folder, method, *, key, n: int) -> dict:
     case = read_case(folder)
     model = load_sbml(case["sbml"])
     try:
-        model.check_stochastic()
+        stochastic_model(model, method)
     except ModelError as error:
         return {"case": case["name"], "status": "skipped", "reason": str(error)}
     start = time.perf_counter()
