@@ -1,5 +1,7 @@
 """`fit`: multistart optimisation of a `Problem`, all starts in one vmapped program."""
 
+import dataclasses
+import math
 import time
 from typing import Any
 
@@ -95,10 +97,15 @@ def _clip(problem, x):
 def lbfgs():
     """optax L-BFGS with a backtracking (Armijo) line search that stores the gradient of the
     accepted point: one objective call site per iteration, so the compiled program holds far
-    fewer copies of the ODE solve than with the zoom line search."""
+    fewer copies of the ODE solve than with the zoom line search. Every search starts from
+    the unit step (L-BFGS's natural one; optax's default would start from the last accepted
+    step, which only shrinks) and halves it up to 30 times."""
     return optax.lbfgs(
         linesearch=optax.scale_by_backtracking_linesearch(
-            max_backtracking_steps=20, store_grad=True
+            max_backtracking_steps=30,
+            decrease_factor=0.5,
+            increase_factor=math.inf,
+            store_grad=True,
         )
     )
 
@@ -120,12 +127,19 @@ class _Carry(eqx.Module):
     converged: Array
 
 
+def _fresh_state(method, learning_rate, x):
+    """The optimiser's initial state at ``x``, strongly typed as `_step` returns it (one
+    compilation of `_run_chunk`)."""
+    with jax.numpy_dtype_promotion("standard"):  # optax's L-BFGS mixes int32 and int64
+        state = _optimizer(method, learning_rate).init(x)
+    return jax.tree.map(lambda a: a.astype(a.dtype), state)
+
+
 def _init(problem, method, learning_rate, x0):
     objective = _objective(problem)
     x0 = _clip(problem, x0)
     f, g = jax.value_and_grad(objective)(x0)
-    with jax.numpy_dtype_promotion("standard"):  # optax's L-BFGS mixes int32 and int64
-        state = _optimizer(method, learning_rate).init(x0)
+    state = _fresh_state(method, learning_rate, x0)
     inf = jnp.asarray(jnp.inf, dtype=x0.dtype)
     zero = jnp.asarray(0)
     return _Carry(x0, state, f, g, inf, zero, zero, jnp.asarray(False))
@@ -151,11 +165,14 @@ def _step(problem, method, learning_rate, gtol, ftol, carry):
             f, g = optax.value_and_grad_from_state(objective)(x, state=state)
         else:
             f, g = jax.value_and_grad(objective)(x)
-    finite = jnp.isfinite(f)
-    # A non-finite trial: stay put (Adam) — L-BFGS's line search already rejects them.
-    x = jnp.where(finite, x, carry.x)
-    g = jnp.where(finite, g, carry.g)
-    f_new = jnp.where(finite, f, carry.f)
+    # No decrease (a failed line search, or a non-finite trial): stay put and, for L-BFGS,
+    # forget the curvature pairs (the next step is a scaled steepest descent).
+    better = f <= carry.f
+    x = jnp.where(better, x, carry.x)
+    g = jnp.where(better, g, carry.g)
+    f_new = jnp.where(better, f, carry.f)
+    if method == "lbfgs":
+        state = _where_tree(better, state, _fresh_state(method, learning_rate, carry.x))
     projected = x - _clip(problem, x - g)
     small_change = jnp.abs(carry.f - f_new) <= ftol * (1.0 + jnp.abs(f_new))
     stall = jnp.where(small_change, carry.stall + 1, 0)
@@ -171,16 +188,18 @@ def _init_all(problem, method, learning_rate, x0s):
 
 
 @eqx.filter_jit
-def _run_chunk(problem, method, learning_rate, gtol, ftol, carries, limit, max_steps):
-    def one(carry):
+def _run_chunk(problem, method, learning_rate, gtol, ftol, carries, stop, max_steps):
+    """Advance every lane until it is done or has reached ``stop`` [L] iterations."""
+
+    def one(carry, stop):
         def cond(c):
-            return ~_done(c, max_steps) & (c.it < limit)
+            return ~_done(c, max_steps) & (c.it < stop)
 
         return jax.lax.while_loop(
             cond, lambda c: _step(problem, method, learning_rate, gtol, ftol, c), carry
         )
 
-    return jax.vmap(one)(carries)
+    return jax.vmap(one)(carries, stop)
 
 
 @eqx.filter_jit
@@ -207,6 +226,77 @@ def _least_squares(problem, method, x0s, max_steps, rtol, atol):
     return xs, fvals, steps, ok
 
 
+def default_lanes(n_starts: int) -> int:
+    """Starts advanced together by default: all of them on an accelerator; on CPU 2 (a
+    vmapped lane costs about as much as a separate solve there, and every lane waits for the
+    stiffest one; bench/fit.py)."""
+    return n_starts if jax.default_backend() != "cpu" else min(n_starts, _CPU_LANES)
+
+
+_CPU_LANES = 2
+
+
+def _where_tree(mask, a, b):
+    """Leaves of ``a`` where ``mask`` (a scalar, or [L] over the leading lane axis), else of
+    ``b``."""
+    mask = jnp.asarray(mask)
+
+    def pick(u, v):
+        return jnp.where(mask.reshape(mask.shape + (1,) * (u.ndim - mask.ndim)), u, v)
+
+    return jax.tree.map(pick, a, b)
+
+
+def _pool_optax(problem, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_steps, bar):
+    """Run the starts ``x0s`` [N, E] through a pool of ``lanes`` vmapped lanes: after every
+    ``chunk`` iterations finished lanes hand in their result and take the next start.
+
+    Returns ``(xs [N, E], fvals [N], iterations [N], converged [N])`` as NumPy arrays.
+    """
+    n = x0s.shape[0]
+    xs, fvals = np.array(x0s), np.full(n, np.inf)
+    iterations, converged = np.zeros(n, dtype=int), np.zeros(n, dtype=bool)
+    owner = np.arange(lanes)  # the start each lane runs; -1: idle
+    carries = _init_all(problem, method, learning_rate, x0s[:lanes])
+    queued = lanes
+    while (owner >= 0).any():
+        stop = carries.it + chunk
+        carries = _run_chunk(problem, method, learning_rate, gtol, ftol, carries, stop, max_steps)
+        done = np.asarray(_done(carries, max_steps)) & (owner >= 0)
+        finished = owner[done]
+        xs[finished] = np.asarray(carries.x)[done]
+        fvals[finished] = np.asarray(carries.f)[done]
+        iterations[finished] = np.asarray(carries.it)[done]
+        converged[finished] = np.asarray(carries.converged)[done]
+        refill = np.flatnonzero(done)[: n - queued]
+        owner[done] = -1
+        if refill.size:
+            owner[refill] = np.arange(queued, queued + refill.size)
+            queued += refill.size
+            starts = np.array(carries.x)
+            starts[refill] = np.asarray(x0s)[owner[refill]]
+            fresh = _init_all(problem, method, learning_rate, jnp.asarray(starts))
+            carries = _where_tree(np.isin(np.arange(lanes), refill), fresh, carries)
+        if bar is not None:
+            bar.update(int(done.sum()))
+            bar.set_postfix(best=float(np.min(fvals)))
+    return xs, fvals, iterations, converged
+
+
+def _batches_least_squares(problem, method, x0s, lanes, max_steps, bar):
+    """optimistix least squares on ``lanes`` starts at a time (the last batch padded)."""
+    n = x0s.shape[0]
+    pad = (-n) % lanes
+    padded = jnp.concatenate([x0s, jnp.broadcast_to(x0s[-1], (pad, x0s.shape[1]))])
+    out = []
+    for i in range(0, n + pad, lanes):
+        out.append(_least_squares(problem, method, padded[i : i + lanes], max_steps, 1e-8, 1e-8))
+        if bar is not None:
+            bar.update(min(lanes, n - i))
+    xs, fvals, iterations, converged = (np.concatenate(a)[:n] for a in zip(*out, strict=True))
+    return xs, fvals, iterations, converged
+
+
 def fit(
     problem: Problem,
     n_starts: int = 20,
@@ -218,14 +308,18 @@ def fit(
     learning_rate: float = 0.05,
     gtol: float = 1e-5,
     ftol: float = 1e-10,
+    lanes: int | None = None,
     chunk: int = 25,
+    ode_max_steps: int | None = 10_000,
     progress: bool | None = None,
 ) -> FitResult:
-    """Minimise ``problem.objective`` (nllh − log prior) from ``n_starts`` starts, together.
+    """Minimise ``problem.objective`` (nllh − log prior) from ``n_starts`` starts.
 
     Starts are a Latin hypercube in the bounds on the parameter scale (or ``x0`` [N, E]).
-    One compiled program runs every start under `jax.vmap`; it is called chunk by chunk
-    (``chunk`` iterations each, the same compilation) so that a progress bar can advance.
+    One compiled program advances ``lanes`` starts together under `jax.vmap`, ``chunk``
+    iterations per call; between calls, lanes whose start has finished take the next one (a
+    pool), so a slow start holds up only its own lane and memory does not grow with
+    ``n_starts``.
 
     **Arguments:**
     - ``method``: ``"lbfgs"`` (optax L-BFGS with backtracking line search), ``"adam"`` (optax, step
@@ -234,9 +328,14 @@ def fit(
     - ``key``: PRNG key for the starts; ``max_steps``: iterations per start;
       ``gtol``: projected-gradient tolerance; ``ftol``: relative change in nllh (five
       iterations in a row) for L-BFGS.
-    - ``progress``: a tqdm bar (default: on for more than 100 starts × 100 steps).
+    - ``lanes``: starts advanced together (default `default_lanes`).
+    - ``ode_max_steps``: ODE steps per solve during the fit (AMICI's default 10⁴; None: the
+      problem's own): a start whose solve needs more gets +inf there and the line search
+      steps back, instead of every lane waiting for it.
+    - ``progress``: a tqdm bar over finished starts (default: on for more than 100 starts ×
+      100 steps).
 
-    **Returns:** a `FitResult`. Starts whose nllh is +inf (a failed solve) are flagged
+    **Returns:** a `FitResult`. Starts whose objective is +inf (a failed solve) are flagged
     ``failed`` and sorted last.
 
     **Example:** ``result = msjax.fit(problem, n_starts=50, key=jax.random.key(0))``
@@ -248,48 +347,43 @@ def fit(
         x0s = latin_hypercube(problem.lower, problem.upper, n_starts, key=key)
     else:
         x0s = jnp.asarray(x0, dtype=dtype).reshape(-1, problem.n_parameters)
+    n = x0s.shape[0]
+    lanes = default_lanes(n) if lanes is None else lanes
+    if not 1 <= lanes or not 1 <= chunk:
+        raise InferenceError(f"fit needs lanes >= 1 and chunk >= 1 (got {lanes}, {chunk})")
+    lanes = min(lanes, n)
+    if ode_max_steps is not None:
+        problem = problem.with_method(dataclasses.replace(problem.method, max_steps=ode_max_steps))
+    show = progress if progress is not None else n * max_steps > 10_000
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc=f"fit ({method}, {n} starts, {lanes} lanes)")
     start = time.perf_counter()
     if method in ("levenberg_marquardt", "gauss_newton"):
-        xs, fvals, iterations, converged = _least_squares(
-            problem, method, x0s, max_steps, 1e-8, 1e-8
+        xs, fvals, iterations, converged = _batches_least_squares(
+            problem, method, x0s, lanes, max_steps, bar
         )
     else:
-        carries = _init_all(problem, method, learning_rate, x0s)
-        show = progress if progress is not None else n_starts * max_steps > 10_000
-        bar = None
-        if show:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=max_steps, desc=f"fit ({method}, {x0s.shape[0]} starts)")
-        limit = 0
-        while limit < max_steps:
-            limit = min(limit + chunk, max_steps)
-            carries = _run_chunk(
-                problem, method, learning_rate, gtol, ftol, carries, jnp.asarray(limit), max_steps
-            )
-            done = np.asarray(_done(carries, max_steps))
-            if bar is not None:
-                bar.update(min(chunk, bar.total - bar.n))
-                bar.set_postfix(done=int(done.sum()), best=float(np.min(np.asarray(carries.f))))
-            if done.all():
-                break
-        if bar is not None:
-            bar.close()
-        xs, fvals = carries.x, carries.f
-        iterations, converged = carries.it, carries.converged
-    fvals = jnp.where(jnp.isfinite(fvals), fvals, jnp.inf)
-    order = jnp.argsort(fvals)
-    jax.block_until_ready(fvals)
+        xs, fvals, iterations, converged = _pool_optax(
+            problem, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_steps, bar
+        )
     wall = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    fvals = np.where(np.isfinite(fvals), fvals, np.inf)
+    order = np.argsort(fvals, kind="stable")
+    failed = ~np.isfinite(fvals[order])
     return FitResult(
-        x=xs[order[0]],
-        fun=fvals[order[0]],
-        xs=xs[order],
-        fvals=fvals[order],
+        x=jnp.asarray(xs[order[0]]),
+        fun=jnp.asarray(fvals[order[0]]),
+        xs=jnp.asarray(xs[order]),
+        fvals=jnp.asarray(fvals[order]),
         x0s=x0s[order],
-        iterations=jnp.asarray(iterations)[order],
-        converged=jnp.asarray(converged)[order] & jnp.isfinite(fvals[order]),
-        failed=~jnp.isfinite(fvals[order]),
+        iterations=jnp.asarray(iterations[order]),
+        converged=jnp.asarray(converged[order] & ~failed),
+        failed=jnp.asarray(failed),
         wall_time=wall,
         parameter_ids=problem.parameter_ids,
         method=method,

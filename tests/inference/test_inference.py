@@ -4,6 +4,7 @@ test_petab.py)."""
 
 import math
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -185,3 +186,28 @@ def test_bad_input_errors_name_the_item():
         Problem(model, obs, [Measurement("x", 1.0, float("nan"))], [])
     with pytest.raises(InferenceError, match="reads unknown name"):
         Problem(model, [Observable("x", "Y")], [Measurement("x", 1.0, 1.0)], [])
+
+
+@pytest.mark.slow  # run by .ci/run's inference step
+def test_fit_pool_refills_lanes_and_flags_a_start_whose_solve_fails():
+    """Birth–death data without noise, x(t) = k/γ (1 − e^{−γt}) at k = 10, γ = 1: three starts
+    reach the exact fit (nllh = M/2 log 2π); a start at γ = 10⁴ needs ~10⁴ explicit steps,
+    beyond ``ode_max_steps``, and is flagged failed (+inf, never NaN). Two lanes, three
+    iterations per chunk: lanes are refilled while others run."""
+    ts = np.linspace(0.5, 5.0, 8)
+    data = 10.0 * (1.0 - np.exp(-ts))
+    problem = Problem(
+        msjax.models.birth_death(),
+        [Observable("x", "X", noise="1")],
+        [Measurement("x", float(t), float(y)) for t, y in zip(ts, data, strict=True)],
+        [Parameter("k", "log10", 1e-2, 1e3, 3.0), Parameter("gamma", "log10", 1e-2, 1e4, 0.5)],
+        method=msjax.ODE.nonstiff(rtol=1e-10, atol=1e-12, adjoint=diffrax.ForwardMode()),
+    )
+    x0 = jnp.asarray([[0.5, 0.3], [1.0, 4.0], [1.5, -0.5], [0.8, 0.0]])
+    result = fit(problem, x0=x0, key=None, lanes=2, chunk=3, ode_max_steps=2000)
+    exact = 0.5 * ts.size * math.log(2 * math.pi)
+    np.testing.assert_allclose(np.asarray(result.fvals[:3]), exact, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(np.asarray(result.xs[:3]), [[1.0, 0.0]] * 3, atol=1e-5)
+    assert np.asarray(result.converged).tolist() == [True, True, True, False]
+    assert np.asarray(result.failed).tolist() == [False, False, False, True]
+    assert math.isinf(float(result.fvals[3])) and np.asarray(result.x0s[3]).tolist() == [1.0, 4.0]
