@@ -1,6 +1,7 @@
 """`AbstractMethod`: methods are data (the diffrax pattern); `simulate` runs any of them."""
 
 import abc
+from typing import ClassVar
 
 import equinox as eqx
 
@@ -8,7 +9,13 @@ from ._solution import Solution
 
 
 class AbstractMethod(eqx.Module):
-    """A simulation method: ODE, SSA, tau-leaping, ... Subclasses implement `solve`."""
+    """A simulation method: ODE, SSA, tau-leaping, ... Subclasses implement `solve`.
+
+    ``fast_compile``: whether `simulate` compiles the method with `ode_jit`'s options (true for
+    ODE solves, whose compile time they halve).
+    """
+
+    fast_compile: ClassVar[bool] = False
 
     @abc.abstractmethod
     def solve(self, model, ts, params, y0, *, key, n) -> Solution:

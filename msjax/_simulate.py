@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._errors import ModelError, SolverError
+from ._jit import ode_jit
 from ._method import AbstractMethod
 from ._solution import RESULTS, Solution
 
@@ -64,6 +65,7 @@ def _solve(method, model, ts, params, y0, key, n):
 
 
 _solve_jit = eqx.filter_jit(_solve)
+_solve_ode_jit = ode_jit(_solve)
 
 
 def _raise_on_failure(solution: Solution) -> Solution:
@@ -119,5 +121,6 @@ def simulate(
         raise ModelError(f"ts must be 1-D with at least two times, got shape {ts.shape}")
     params = as_parameters(model, params)
     y0 = as_state(model, y0)
-    solution = _solve_jit(method, model, ts, params, y0, key, n)
+    solve = _solve_ode_jit if method.fast_compile else _solve_jit
+    solution = solve(method, model, ts, params, y0, key, n)
     return _raise_on_failure(solution) if throw else solution

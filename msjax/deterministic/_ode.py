@@ -1,5 +1,7 @@
 """`ODE`: deterministic simulation of ``dx/dt = N v(x, θ)`` with diffrax."""
 
+from typing import ClassVar
+
 import diffrax
 import equinox as eqx
 import jax
@@ -34,6 +36,7 @@ class ODE(AbstractMethod):
     **Example:** ``msjax.simulate(model, msjax.ODE(rtol=1e-8), jnp.linspace(0, 10, 101))``
     """
 
+    fast_compile: ClassVar[bool] = True
     solver: diffrax.AbstractSolver = Rodas4()
     rtol: float = 1e-6
     atol: float = 1e-9

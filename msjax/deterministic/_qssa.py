@@ -23,6 +23,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 
 from .._errors import ModelError
+from .._jit import ode_jit
 from .._simulate import as_parameters, as_state, simulate
 from .._solution import Solution
 from .._types import Array, Float, Scalar, State
@@ -594,7 +595,7 @@ def _scaled_error(a: Array, b: Array) -> Array:
     return jnp.max(jnp.abs(a - b), axis=0) / jnp.maximum(scale, tiny)
 
 
-@eqx.filter_jit
+@ode_jit
 def _reduction_error(full, reduced, method, ts, theta, y0, theta_red, y0_red):
     r = qssa_reduction(reduced)
     full_sol = simulate(full, method, ts, theta, y0, throw=False)

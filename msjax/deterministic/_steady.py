@@ -8,6 +8,7 @@ import numpy as np
 import optimistix as optx
 
 from .._errors import SolverError
+from .._jit import ode_jit
 from .._simulate import as_parameters, as_state
 from .._solution import RESULTS
 from .._types import Array, Float
@@ -112,7 +113,7 @@ def integrate_to_steady_state(
     return jnp.where(jnp.all(jnp.isfinite(x)), x, y0), reached
 
 
-@eqx.filter_jit
+@ode_jit
 def _steady_state(model, theta, y0, constraints, rtol, atol, t_max):
     totals = constraints.laws @ model.amounts(y0)
     args = (model, theta, constraints, totals, y0)
