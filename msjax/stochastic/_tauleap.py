@@ -14,6 +14,8 @@ from ._common import (
     stoichiometry_rows,
     system_size,
 )
+from ._poisson import poisson_candidate
+from ._random import key_words, threefry2x32, unit_float32, unit_float64
 from ._ssa import SSAState, ssa_step
 
 
@@ -43,15 +45,31 @@ def g_factor(x, hor, need):
 
 
 class TauState(eqx.Module):
-    """Per-trajectory tau-leaping state: ``t``, counts ``x`` [S], next save ``index``,
-    recorded ``out`` [T, S], ``attempt`` counter (keys), ``cap`` on τ after a rejected leap,
-    counts of ``leaps``, ``ssa_steps`` and ``rejections``, and ``bad`` propensities."""
+    """Per-trajectory tau-leaping state: key words ``k0``, ``k1``; ``t``, counts ``x`` [S],
+    next save ``index``, recorded ``out`` [T, S]; ``step`` counter (leaps, exact rounds and
+    rejections: the counter of their random numbers) and ``retry`` counter of the Poisson draws
+    of the current leap, whose accepted values wait in ``pending`` [R] (``drawn`` [R]); the
+    random numbers of the next attempt (`draw`): uniforms ``u_exp``, ``u_pick`` and Poisson
+    words ``w_u``, ``w_v`` [R]; ``cap`` on τ after a rejected leap; counts of ``leaps``,
+    ``ssa_steps`` and ``rejections``; ``bad`` propensities.
 
+    The random numbers are drawn at the end of the previous iteration and carried: computed
+    where they are used, XLA would fuse the hash into each consumer and recompute it."""
+
+    k0: jax.Array
+    k1: jax.Array
     t: jax.Array
     x: jax.Array
     index: jax.Array
     out: jax.Array
-    attempt: jax.Array
+    step: jax.Array
+    retry: jax.Array
+    pending: jax.Array
+    drawn: jax.Array
+    u_exp: jax.Array
+    u_pick: jax.Array
+    w_u: jax.Array
+    w_v: jax.Array
     cap: jax.Array
     leaps: jax.Array
     ssa_steps: jax.Array
@@ -59,14 +77,26 @@ class TauState(eqx.Module):
     bad: jax.Array
 
 
-def tau_init(counts0, ts) -> TauState:
+def tau_init(k0, k1, counts0, ts, num_reactions: int) -> TauState:
+    """The state of one trajectory with key words ``k0``, ``k1`` at ``ts[0]``; the first save
+    (the initial counts) is recorded."""
     zero = jnp.asarray(0, dtype=jnp.int32)
+    out = jnp.zeros((ts.shape[0], counts0.shape[0]), dtype=jnp.int32)
     return TauState(
+        k0=k0,
+        k1=k1,
         t=ts[0],
         x=counts0,
-        index=zero,
-        out=jnp.zeros((ts.shape[0], counts0.shape[0]), dtype=jnp.int32),
-        attempt=zero,
+        index=jnp.asarray(1, dtype=jnp.int32),
+        out=out.at[0].set(counts0),
+        step=jnp.asarray(0, dtype=jnp.uint32),
+        retry=jnp.asarray(0, dtype=jnp.uint32),
+        pending=jnp.zeros((num_reactions,), dtype=jnp.int32),
+        drawn=jnp.zeros((num_reactions,), dtype=bool),
+        u_exp=jnp.zeros((), dtype=ts.dtype),
+        u_pick=jnp.zeros((), dtype=ts.dtype),
+        w_u=jnp.zeros((num_reactions,), dtype=jnp.uint32),
+        w_v=jnp.zeros((num_reactions,), dtype=jnp.uint32),
         cap=jnp.asarray(jnp.inf, dtype=ts.dtype),
         leaps=zero,
         ssa_steps=zero,
@@ -106,15 +136,42 @@ def leap_size(x, a, critical, t, propensities, tables, eps):
     return jnp.minimum(jnp.min(tau_i), eps / rate)
 
 
-def tau_leap(key, state: TauState, ts, propensities, tables, method):
+def uniform(state: TauState, stream, dtype):
+    """Uniforms in [0, 1) of ``state``'s current step and ``stream`` (uint32 [...]; Threefry at
+    ``(step, stream)``; float64: 52 bits, float32: 23 bits), shaped like ``stream``."""
+    h0, h1 = threefry2x32(state.k0, state.k1, state.step, jnp.asarray(stream, dtype=jnp.uint32))
+    return unit_float32(h0) if dtype == jnp.float32 else unit_float64(h0, h1)
+
+
+def draw(state: TauState) -> TauState:
+    """``state`` with the random numbers of its next leap attempt: ``u_exp``, ``u_pick`` from
+    streams 0 and 1 of its step, and reaction ``j``'s Poisson words from stream
+    ``2 + j + R·retry``."""
+    num_reactions = state.w_u.shape[0]
+    dtype = state.u_exp.dtype
+    streams = 2 + jnp.arange(num_reactions, dtype=jnp.uint32) + num_reactions * state.retry
+    w_u, w_v = threefry2x32(state.k0, state.k1, state.step, streams)
+    return eqx.tree_at(
+        lambda s: (s.u_exp, s.u_pick, s.w_u, s.w_v),
+        state,
+        (uniform(state, 0, dtype), uniform(state, 1, dtype), w_u, w_v),
+    )
+
+
+def tau_leap(state: TauState, ts, propensities, tables, method):
     """One leap attempt of one trajectory. Returns ``(state, exact)``: ``exact`` when leaping
     would not pay (``τ' < ssa_factor / a₀``; the lane is left for `tau_exact`).
 
     Critical reactions (fewer than ``n_critical`` firings left) fire at most once per leap
     (``τ'' ~ Exp(Σ critical a_j)``, CGP 2006); a leap that still makes a count negative is
-    retried with ``τ'/2``; leaps stop at save times.
+    retried with ``τ'/2``; leaps stop at save times. Random numbers: step ``s`` draws τ'' and
+    the critical reaction from streams 0 and 1, and reaction ``j``'s Poisson candidate at
+    retry ``r`` from stream ``2 + j + R r``; a rejected candidate (`poisson_candidate`) is
+    drawn again in the next iteration while the accepted ones wait (the state, so ``τ`` and
+    the means ``a_j τ``, is unchanged meanwhile).
     """
     rows, net = tables[0], tables[1]
+    num_reactions = rows.shape[0]
     dtype = ts.dtype
     num_times = ts.shape[0]
     active = tau_active(state, num_times, method.max_steps)
@@ -132,58 +189,86 @@ def tau_leap(key, state: TauState, ts, propensities, tables, method):
     tau1 = jnp.minimum(
         leap_size(x, a, critical, state.t, propensities, tables, method.eps), state.cap
     )
-    key_exp, key_pick, key_poisson = jax.random.split(key, 3)
     t_save = ts[jnp.minimum(state.index, num_times - 1)]
     exact = active & ~bad & (tau1 < method.ssa_factor / total)
     a_c = jnp.where(critical, a, 0.0)
     total_c = jnp.sum(a_c)
-    tau2 = jax.random.exponential(key_exp, dtype=dtype) / total_c
+    tau2 = -jnp.log1p(-state.u_exp) / total_c
     fire_critical = tau2 <= tau1
     tau = jnp.minimum(tau1, tau2)
     clipped = state.t + tau >= t_save
     tau = jnp.where(clipped, t_save - state.t, tau)
     fire_critical = fire_critical & ~clipped
     c_cum = jnp.cumsum(a_c)
-    uc = jax.random.uniform(key_pick, dtype=dtype) * total_c
-    rc = jnp.minimum(jnp.sum(c_cum <= uc, dtype=jnp.int32), rows.shape[0] - 1)
-    k = jax.random.poisson(key_poisson, jnp.where(critical, 0.0, a) * tau, dtype=jnp.int32)
-    k = k + jnp.where(fire_critical, jax.nn.one_hot(rc, rows.shape[0], dtype=jnp.int32), 0)
+    uc = state.u_pick * total_c
+    rc = jnp.minimum(jnp.sum(c_cum <= uc, dtype=jnp.int32), num_reactions - 1)
+    lam = jnp.where(critical, 0.0, a) * tau
+    candidate, accepted = poisson_candidate(lam, state.w_u, state.w_v)
+    k = jnp.where(state.drawn, state.pending, candidate)
+    drawn = state.drawn | accepted
+    complete = jnp.all(drawn)
+    k = k + jnp.where(fire_critical, jax.nn.one_hot(rc, num_reactions, dtype=jnp.int32), 0)
     leap_x = state.x + jnp.sum(k[:, None] * jnp.asarray(rows), axis=0, dtype=jnp.int32)
     leap_t = jnp.where(clipped, t_save, state.t + tau)
-    reject = active & ~bad & ~exact & jnp.any(leap_x < 0)
-    ok = active & ~bad & ~exact & ~reject
+    attempt = active & ~bad & ~exact
+    waiting = attempt & ~complete
+    done = attempt & complete
+    reject = done & jnp.any(leap_x < 0)
+    ok = done & ~reject
     reached = ok & (leap_t >= t_save)
     slot = jnp.where(reached, state.index, num_times)
     inf = jnp.asarray(jnp.inf, dtype=dtype)
-    state = TauState(
-        t=jnp.where(ok, leap_t, state.t),
-        x=jnp.where(ok, leap_x, state.x),
-        index=state.index + reached.astype(jnp.int32),
-        out=state.out.at[slot].set(leap_x, mode="drop"),
-        attempt=state.attempt + 1,
-        cap=jnp.where(reject, tau1 / 2, jnp.where(ok, inf, state.cap)),
-        leaps=state.leaps + ok.astype(jnp.int32),
-        ssa_steps=state.ssa_steps,
-        rejections=state.rejections + reject.astype(jnp.int32),
-        bad=state.bad | (active & bad),
+    state = eqx.tree_at(
+        lambda s: (
+            s.t,
+            s.x,
+            s.index,
+            s.out,
+            s.step,
+            s.retry,
+            s.pending,
+            s.drawn,
+            s.cap,
+            s.leaps,
+            s.rejections,
+            s.bad,
+        ),
+        state,
+        (
+            jnp.where(ok, leap_t, state.t),
+            jnp.where(ok, leap_x, state.x),
+            state.index + reached.astype(jnp.int32),
+            state.out.at[slot].set(leap_x, mode="drop"),
+            state.step + done.astype(jnp.uint32),
+            jnp.where(waiting, state.retry + 1, 0).astype(jnp.uint32),
+            jnp.where(waiting, k, 0),
+            drawn & waiting,
+            jnp.where(reject, tau1 / 2, jnp.where(ok, inf, state.cap)),
+            state.leaps + ok.astype(jnp.int32),
+            state.rejections + reject.astype(jnp.int32),
+            state.bad | (active & bad),
+        ),
     )
     return state, exact
 
 
-def tau_exact(key, state: TauState, exact, ts, propensities, rows, steps: int) -> TauState:
-    """``steps`` exact direct-method steps of a trajectory flagged ``exact`` (else unchanged)."""
-    uniforms = jax.random.uniform(key, (steps, 2), dtype=ts.dtype)
+def tau_exact(state: TauState, exact, ts, propensities, rows, steps: int) -> TauState:
+    """``steps`` exact direct-method steps of a trajectory flagged ``exact`` (else unchanged),
+    with the uniforms of streams ``0 .. 2 steps − 1`` of its current step."""
+    dtype = ts.dtype
     ssa = SSAState(state.t, state.x, state.index, state.out, jnp.asarray(0, jnp.int32), state.bad)
+    uniforms = uniform(state, jnp.arange(2 * steps, dtype=jnp.uint32), dtype).reshape(steps, 2)
     for k in range(steps):
         ssa = ssa_step(uniforms[k], ssa, ts, propensities, rows)
     return eqx.tree_at(
-        lambda s: (s.t, s.x, s.index, s.out, s.ssa_steps, s.cap, s.bad),
+        lambda s: (s.t, s.x, s.index, s.out, s.step, s.ssa_steps, s.cap, s.bad),
         state,
         (
             jnp.where(exact, ssa.t, state.t),
             jnp.where(exact, ssa.x, state.x),
             jnp.where(exact, ssa.index, state.index),
             jnp.where(exact, ssa.out, state.out),
+            state.step + exact.astype(jnp.uint32),
             state.ssa_steps + jnp.where(exact, ssa.events, 0),
             jnp.where(exact, jnp.inf, state.cap),
             state.bad | (exact & ssa.bad),
@@ -202,41 +287,25 @@ def run_tau(method, model, ts, theta, omega, counts0, keys):
         need.astype(np.int32),
     )
     num_times = ts.shape[0]
-
     rows = tables[0]
 
     def cond(state):
         return jnp.any(tau_active(state, num_times, method.max_steps))
 
     def body(state):
-        attempt = state.attempt.astype(jnp.uint32)
-        leap_keys, exact_keys = jnp.unstack(
-            jax.vmap(jax.random.split)(jax.vmap(jax.random.fold_in)(keys, attempt)), axis=1
+        state, exact = jax.vmap(lambda lane: tau_leap(lane, ts, propensities, tables, method))(
+            state
         )
-        state, exact = jax.vmap(
-            lambda key, lane: tau_leap(key, lane, ts, propensities, tables, method)
-        )(leap_keys, state)
         # Exact steps only in iterations where some lane needs them (not per lane: under vmap
         # both branches of a per-lane choice would run).
         exact_steps = jax.vmap(
-            lambda key, lane, flag: tau_exact(
-                key, lane, flag, ts, propensities, rows, method.ssa_steps
-            )
+            lambda lane, flag: tau_exact(lane, flag, ts, propensities, rows, method.ssa_steps)
         )
-        return jax.lax.cond(
-            jnp.any(exact),
-            lambda s: exact_steps(exact_keys, s, exact),
-            lambda s: s,
-            state,
-        )
+        state = jax.lax.cond(jnp.any(exact), lambda s: exact_steps(s, exact), lambda s: s, state)
+        return jax.vmap(draw)(state)
 
-    state = jax.vmap(lambda _: tau_init(counts0, ts))(jnp.arange(keys.shape[0]))
-    # The first save is the initial state.
-    state = eqx.tree_at(
-        lambda s: (s.out, s.index),
-        state,
-        (state.out.at[:, 0].set(counts0), jnp.ones_like(state.index)),
-    )
+    key0, key1 = key_words(keys)
+    state = jax.vmap(lambda k0, k1: draw(tau_init(k0, k1, counts0, ts, rows.shape[0])))(key0, key1)
     state = jax.lax.while_loop(cond, body, state)
     steps = state.leaps + state.ssa_steps + state.rejections
     maxed = (steps >= method.max_steps) & (state.index < num_times)
@@ -264,7 +333,12 @@ class TauLeap(AbstractStochasticMethod):
       for `Gillespie`.
 
     Counts never go negative: critical reactions cannot overdraw, and a leap that would still make
-    a count negative is rejected and retried with half the step.
+    a count negative is rejected and retried with half the step. Firings are exact Poisson
+    variates (`msjax.stochastic._poisson`: inversion below a mean of 10, Hörmann's PTRS above,
+    a rejected candidate redrawn in the next iteration). Random numbers are Threefry-2x32 under
+    the trajectory's key at its own step counters, so a trajectory does not depend on the
+    chunk or device that runs it. Models with SBML events are refused (`ModelError`): use
+    `Gillespie`.
     Reference: Cao, Gillespie & Petzold, J. Chem. Phys. 124:044109 (2006).
     """
 
