@@ -158,7 +158,9 @@ def main(argv=None) -> int:
             bad = row["ratio_failures"]
             print(
                 f"{row['case']}  mean/mu {row['worst_mean_ratio']:.4f}  s/sigma "
-                f"{row['worst_sd_ratio']:.4f}  outside band {bad}  {row['seconds']:.1f}s"
+                f"{row['worst_sd_ratio']:.4f}  outside band {bad}  (suite's Z/Y tests: outside "
+                f"{row['mean_failures']}+{row['sd_failures']} of {row['tests']})  "
+                f"{row['seconds']:.1f}s"
             )
         failed += bad > 0
     if args.json:
