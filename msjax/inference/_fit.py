@@ -161,8 +161,8 @@ def _step(problem, method, learning_rate, gtol, ftol, carry):
         else:
             updates, state = opt.update(carry.g, carry.state, carry.x)
         x = _clip(problem, carry.x + updates)
-        if method == "lbfgs":
-            f, g = optax.value_and_grad_from_state(objective)(x, state=state)
+        if method == "lbfgs":  # the line search's accepted value and gradient, stored
+            f, g = optax.tree.get(state, "value"), optax.tree.get(state, "grad")
         else:
             f, g = jax.value_and_grad(objective)(x)
     # No decrease (a failed line search, or a non-finite trial): stay put and, for L-BFGS,
