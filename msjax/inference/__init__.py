@@ -15,6 +15,7 @@ from ._demo import gene_expression_problem as gene_expression_problem
 from ._errors import InferenceError as InferenceError
 from ._errors import PEtabError as PEtabError
 from ._fit import FitResult as FitResult
+from ._fit import default_lanes as default_lanes
 from ._fit import fit as fit
 from ._fit import latin_hypercube as latin_hypercube
 from ._noise import AbstractNoiseModel as AbstractNoiseModel
