@@ -2,107 +2,17 @@
 
 Tables are read (and, with ``validate=True``, linted) by the ``petab`` library; the SBML
 model by `msjax.load_sbml`. Initial values that SBML defines by initial assignments are
-re-evaluated from the (condition-specific) parameters, so they follow estimated parameters.
+re-evaluated from the (condition-specific) parameters (`RuleModel.initial_values`), so they
+follow estimated parameters.
 """
 
 import math
 from pathlib import Path
 
-import equinox as eqx
-import jax.numpy as jnp
-
 from ._errors import PEtabError
 from ._noise import noise_model_from_petab
 from ._observables import Observable
 from ._problem import Measurement, Parameter, Problem
-
-
-class SBMLInitialState(eqx.Module):
-    """``y0(θ)`` [S] of an SBML model: attributes, initial assignments and assignment rules
-    evaluated in dependency order with the model's constants taken from ``θ`` [P]."""
-
-    definitions: tuple = eqx.field(static=True)  # ((name, AST), ...) in evaluation order
-    state: tuple = eqx.field(static=True)  # ((name, amount?: compartment or None), ...)
-
-    def __call__(self, theta):
-        from ..model._sbml_model import _JNP
-
-        env = {}
-        for name, node in self.definitions:
-            env[name] = _JNP.num(_JNP(node, env, 0.0, None, theta))
-        values = []
-        for name, compartment in self.state:
-            value = env[name] if name in env else 0.0
-            if compartment is not None:
-                value = value * env[compartment]
-            values.append(jnp.asarray(value, dtype=theta.dtype))
-        return jnp.stack(values)
-
-
-def sbml_initial_state(sbml_path) -> SBMLInitialState:
-    """Build `SBMLInitialState` with the SBML importer's own parsing (its `_Builder`)."""
-    import libsbml
-
-    from ..model._sbml import _NAN, _Builder, _topological
-
-    document = libsbml.readSBMLFromFile(str(sbml_path))
-    builder = _Builder(document.getModel(), document.getLevel(), str(sbml_path))
-    m = builder.m
-    builder._refuse_unsupported()
-    functions = {}
-    for fd in m.getListOfFunctionDefinitions():
-        args = tuple(fd.getArgument(i).getName() for i in range(fd.getNumArguments()))
-        functions[fd.getId()] = (args, fd.getBody())
-    from ..model._sbml_math import MathTranslator
-
-    builder.translator = MathTranslator(functions)
-    builder._collect()
-    builder._classify()
-    pindex = {name: i for i, name in enumerate(builder.parameter_names)}
-    defs = {}
-    for name, info in builder.compartments.items():
-        defs[name] = ("param", pindex[name]) if name in pindex else ("num", info["size"])
-    for name, info in builder.parameters.items():
-        defs[name] = ("param", pindex[name]) if name in pindex else ("num", info["value"])
-    for name, info in builder.references.items():
-        defs[name] = ("param", pindex[name]) if name in pindex else ("num", info["value"])
-    for name, info in builder.species.items():
-        volume = ("name", info["compartment"])
-        amount, conc = info["amount"], info["concentration"]
-        if info["hosu"]:
-            node = (
-                ("num", amount)
-                if amount is not None
-                else (("op", "*", (("num", conc), volume)) if conc is not None else ("num", _NAN))
-            )
-        else:
-            node = (
-                ("num", conc)
-                if conc is not None
-                else (
-                    ("op", "/", (("num", amount), volume)) if amount is not None else ("num", _NAN)
-                )
-            )
-        defs[name] = node
-    for r in builder.reactions:
-        local = {p: ("num", v) for p, v in r["local"].items()}
-        from ..model._sbml_math import substitute
-
-        defs[r["id"]] = substitute(builder._math(r["math"], r["id"]), local)
-    for name, ast in builder.assignment_rules.items():
-        defs[name] = builder._math(ast, f"assignment rule for {name!r}")
-    for name, ast in builder.initial_assignments.items():
-        defs[name] = builder._math(ast, f"initial assignment for {name!r}")
-    order = _topological(defs, "initial assignments and rules")
-    state = []
-    for name in builder.state:
-        amount = (
-            name in builder.species
-            and builder.state_kind[name] == "amount"
-            and not builder.species[name]["hosu"]
-        )
-        state.append((name, builder.species[name]["compartment"] if amount else None))
-    return SBMLInitialState(tuple((n, defs[n]) for n in order), tuple(state))
 
 
 def _split(value) -> tuple:
@@ -162,7 +72,6 @@ def load_petab(yaml_path, *, validate: bool = False, method=None) -> Problem:
         raise PEtabError(f"{yaml_path}: petab.lint_problem reports errors (see the log)")
     sbml = files["sbml_files"][0]
     model = load_sbml(sbml)
-    initial = sbml_initial_state(sbml)
     par_file = files["parameter_file"][0].name
     meas_file = ", ".join(f.name for f in files["measurement_files"])
     obs_file = ", ".join(f.name for f in files["observable_files"])
@@ -284,7 +193,7 @@ def load_petab(yaml_path, *, validate: bool = False, method=None) -> Problem:
             parameters,
             conditions,
             method,
-            initial,
+            model.initial_values,
             where=str(yaml_path.name),
         )
     except PEtabError:

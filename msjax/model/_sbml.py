@@ -18,7 +18,7 @@ Anything else raises `SBMLError` naming the feature and the element.
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -323,15 +323,15 @@ class _Builder:
             return ("op", "/", (leaf, self._volume(species)))
         return leaf
 
-    def _initial_values(self) -> None:
-        """Evaluate attributes, initial assignments and assignment rules at t0 (NumPy)."""
+    def _initial_definitions(self, constant: Callable[[str, float], Node]) -> dict[str, Node]:
+        """Attributes, initial assignments and assignment rules at t0 as ASTs; the value of
+        a compartment, parameter or species reference is ``constant(name, attribute value)``."""
         defs: dict[str, Node] = {}
         for name, info in self.compartments.items():
-            defs[name] = ("num", info["size"])
-        for name, info in self.parameters.items():
-            defs[name] = ("num", info["value"])
-        for name, info in self.references.items():
-            defs[name] = ("num", info["value"])
+            defs[name] = constant(name, info["size"])
+        for group in (self.parameters, self.references):
+            for name, info in group.items():
+                defs[name] = constant(name, info["value"])
         for name, info in self.species.items():
             volume = self._volume(name)
             amount, conc = info["amount"], info["concentration"]
@@ -364,12 +364,35 @@ class _Builder:
         for name, ast in self.initial_assignments.items():
             defs[name] = self._math(ast, f"initial assignment for {name!r}")
             self._check_names(defs[name], f"initial assignment for {name!r}")
+        return defs
+
+    def _initial_values(self) -> None:
+        """Evaluate attributes, initial assignments and assignment rules at t0 (NumPy)."""
+        defs = self._initial_definitions(lambda name, value: ("num", value))
         order = _topological(defs, "initial assignments and rules")
         env: dict = {}
         with np.errstate(all="ignore"):
             for name in order:
                 env[name] = float(_NP.num(_NP(defs[name], env, 0.0, None, None)))
         self.initial = env
+
+    def _initial_program(self, pindex: Mapping[str, int]):
+        """``(definitions, scaling)`` for `RuleModel.initial_values`: the t0 definitions in
+        evaluation order with the model's constants read from θ, and per state the compartment
+        its value is multiplied by (a species integrated as an amount) or None."""
+        defs = self._initial_definitions(
+            lambda name, value: ("param", pindex[name]) if name in pindex else ("num", value)
+        )
+        order = _topological(defs, "initial assignments and rules")
+        scaling = tuple(
+            self.species[name]["compartment"]
+            if name in self.species
+            and self.state_kind[name] == "amount"
+            and not self.species[name]["hosu"]
+            else None
+            for name in self.state
+        )
+        return tuple((name, defs[name]) for name in order), scaling
 
     def _resolve(self, node: Node, local: Mapping[str, Node] = ()) -> Node:
         """Replace names of state variables and constants by their leaves."""
@@ -470,6 +493,7 @@ class _Builder:
         )
         self._refuse_prioritised_cascades(events)
         reactants, products, network_rows = self._network()
+        initial_definitions, initial_scaling = self._initial_program(pindex)
         return RuleModel(
             state_names=tuple(self.state),
             parameter_names=tuple(self.parameter_names),
@@ -484,6 +508,8 @@ class _Builder:
             products=products,
             network_rows=network_rows,
             network_problem=self._network_problem(network_rows, derivatives, events),
+            initial_definitions=initial_definitions,
+            initial_scaling=initial_scaling,
             initial_state=jnp.asarray(y0, dtype=float),
             parameter_values=jnp.asarray(theta, dtype=float),
         )

@@ -66,6 +66,9 @@ class RuleModel(NamedParameters, eqx.Module):
     states that reactions do not change); ``network_rows`` [S] (states whose derivative is
     exactly ``Σ_r N_sr K_r``: species amounts without rate rules or conversion factors);
     ``network_problem``: why the model has no stochastic reading, or None.
+    ``initial_definitions`` (``(name, AST)``: attributes, initial assignments and rules at t0,
+    constants read from θ) and ``initial_scaling`` (per state: the compartment its value is
+    multiplied by, or None), read by `initial_values`.
     **Fields (traced):** ``initial_state`` [S]; ``parameter_values`` [P].
     """
 
@@ -82,6 +85,8 @@ class RuleModel(NamedParameters, eqx.Module):
     products: tuple[tuple[float, ...], ...] = eqx.field(static=True)
     network_rows: tuple[bool, ...] = eqx.field(static=True)
     network_problem: str | None = eqx.field(static=True)
+    initial_definitions: tuple[tuple[str, Node], ...] = eqx.field(static=True)
+    initial_scaling: tuple[str | None, ...] = eqx.field(static=True)
     initial_state: Float[Array, " states"]
     parameter_values: Float[Array, " params"]
 
@@ -102,6 +107,20 @@ class RuleModel(NamedParameters, eqx.Module):
     def species_index(self, name: str) -> int:
         """Index of a state variable."""
         return _index(self.state_names, name, "state variable")
+
+    def initial_values(self, theta: Params) -> State:
+        """The initial state [S] for parameters ``θ`` [P]: SBML's initial assignments (and
+        rules and attributes they read) evaluated again, so that a state whose initial value
+        depends on a parameter follows it. ``initial_values(parameter_values)`` equals
+        ``initial_state``."""
+        env: dict = {}
+        for name, node in self.initial_definitions:
+            env[name] = _JNP.num(_JNP(node, env, 0.0, None, theta))
+        values = [
+            env.get(name, 0.0) * (1.0 if volume is None else env[volume])
+            for name, volume in zip(self.state_names, self.initial_scaling, strict=True)
+        ]
+        return jnp.stack([jnp.asarray(v, dtype=theta.dtype) for v in values])
 
     # --- the reaction network ------------------------------------------------------------
 
