@@ -1,5 +1,6 @@
 """Antimony models round-trip to the same trajectories as the equivalent Python `Model`."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -117,6 +118,29 @@ def test_rule_driven_model():
     sol = msjax.simulate(loaded, METHOD, TS)
     y = loaded.observe(sol.ts, sol.ys, None, ["y"])[:, 0]
     np.testing.assert_allclose(y, 2.0 * (1.0 + 0.5 * np.asarray(TS)), rtol=1e-9)
+
+
+def test_initial_assignments_follow_the_parameters():
+    """``S = 3 k`` (a concentration in a compartment of volume 2, state in amounts) and
+    ``T = S + c``: ``initial_values(θ)`` re-evaluates both for new ``k``, and its gradient
+    is the chain rule's; at the model's own parameters it is ``initial_state``."""
+    loaded = load_antimony("""
+        compartment C = 2
+        species S in C, T in C
+        J1: S -> T; k*S
+        k = 2; c = 0.5
+        S = 3*k
+        T = S + c
+    """)
+    np.testing.assert_array_equal(
+        loaded.initial_values(loaded.parameter_values), loaded.initial_state
+    )
+    k = loaded.parameter_names.index("k")
+    theta = loaded.parameter_values.at[k].set(5.0)
+    y0 = dict(zip(loaded.state_names, np.asarray(loaded.initial_values(theta)), strict=True))
+    assert y0["S"] == pytest.approx(2 * 15.0) and y0["T"] == pytest.approx(2 * 15.5)
+    grad = jax.grad(lambda th: loaded.initial_values(th)[loaded.species_index("T")])(theta)
+    assert float(grad[k]) == pytest.approx(6.0)
 
 
 def test_bad_antimony_is_an_sbml_error():
