@@ -67,20 +67,23 @@ def time_msjax(model, method, ts, n: int, *, seed: int = 0) -> dict:
     sol = msjax.simulate(model, method, ts, key=jax.random.PRNGKey(seed), n=n)
     sol.ys.block_until_ready()
     first = time.perf_counter() - start
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     sol = msjax.simulate(model, method, ts, key=jax.random.PRNGKey(seed + 1), n=n)
     sol.ys.block_until_ready()
     run = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     stats = {k: int(np.asarray(v).sum()) for k, v in sol.stats.items()}
     events = stats.get("num_events", 0)
     return {
         "run_s": run,
+        "cpu_s": cpu,
         "compile_s": max(first - run, 0.0),
         "events": events,
         "events_per_s": events / run if events else None,
         "ns_per_event": 1e9 * run / events if events else None,
         "trajectories_per_s": n / run,
         "final_mean": np.asarray(sol.ys[:, -1]).astype(float).mean(0).tolist(),
+        "final_sd": np.asarray(sol.ys[:, -1]).astype(float).std(0, ddof=1).tolist(),
         "stats": stats,
     }
 
@@ -277,6 +280,7 @@ def main() -> None:
         help="only the 10^6-trajectory memory case; writes bench/results/ssa_memory.json",
     )
     parser.add_argument("--roadrunner-n", type=int, default=1000)
+    parser.add_argument("--note", default="", help="recorded in the JSON (e.g. machine load)")
     args = parser.parse_args()
     if args.memory_only:
         memory = memory_case(args.memory_n)
@@ -289,6 +293,8 @@ def main() -> None:
     import jax.numpy as jnp
 
     from msjax.stochastic import Gillespie, TauLeap
+
+    load_before = os.getloadavg()
 
     rows = []
     for name, spec in SPECS.items():
@@ -323,11 +329,15 @@ def main() -> None:
     exact = time_msjax(model, Gillespie(), ts, n_high)
     exact.update(case="birth_death_high", solver="msjax Gillespie f64", n=n_high)
     leap = time_msjax(model, TauLeap(eps=0.03), ts, n_high)
+    poisson = 1000.0 / 0.1 * (1 - np.exp(-0.1 * 100.0))  # X(100) ~ Poisson(k/γ (1 − e^{−γt}))
     leap.update(
         case="birth_death_high",
         solver="msjax TauLeap eps=0.03",
         n=n_high,
         speedup_vs_ssa=exact["run_s"] / leap["run_s"],
+        speedup_vs_ssa_cpu=exact["cpu_s"] / leap["cpu_s"],
+        final_mean_over_mu=leap["final_mean"][0] / poisson,
+        final_sd_over_sigma=leap["final_sd"][0] / np.sqrt(poisson),
     )
     rows += [exact, leap]
     memory = None if args.skip_memory else memory_case(args.memory_n)
@@ -361,7 +371,11 @@ def main() -> None:
             f"{(f'{ratio:.2f}x' if ratio else '-'):>12s}"
         )
         row["ratio_vs_gillespy2"] = ratio
-    print(f"TauLeap speed-up over exact SSA (high copy): {leap['speedup_vs_ssa']:.1f}x")
+    print(
+        f"TauLeap speed-up over exact SSA (high copy): {leap['speedup_vs_ssa']:.1f}x wall, "
+        f"{leap['speedup_vs_ssa_cpu']:.1f}x CPU; X(100) mean/μ {leap['final_mean_over_mu']:.4f}, "
+        f"s/σ {leap['final_sd_over_sigma']:.4f}"
+    )
     if memory:
         print(
             f"memory: {memory['n']} telegraph trajectories' statistics, peak RSS "
@@ -375,6 +389,8 @@ def main() -> None:
                 "rows": rows,
                 "memory": memory,
                 "cpu_count": os.cpu_count(),
+                "load_average": {"before": load_before, "after": os.getloadavg()},
+                "note": args.note,
                 "devices": [str(d) for d in jax.devices()],
             },
             indent=1,

@@ -11,6 +11,7 @@ Save times are handled exactly by memorylessness: when the next event would fall
 next save time ``ts[j]``, the state is recorded at ``ts[j]``, time moves to ``ts[j]`` and the
 drawn waiting time is discarded (a fresh exponential is drawn from ``ts[j]``). This is exact
 for propensities that are constant between events (all of the direct method's assumptions).
+Models with SBML events run a second lane kernel (`event_kernel`), compiled only for them.
 """
 
 from typing import ClassVar
@@ -324,6 +325,10 @@ class Gillespie(AbstractStochasticMethod):
 
     ``ys`` are counts [n, T, S] (int32). Exact in distribution: waiting time
     ``τ ~ Exp(a₀)``, reaction ``r`` with probability ``a_r/a₀`` (float64: 52-bit uniforms).
+    SBML events (without delay) execute: state triggers after each reaction, time triggers at
+    the exact time found by bisection with the counts frozen (`msjax.stochastic._events`; a
+    trigger is assumed to flip at most once between two reactions). ``num_events`` counts
+    reactions and, with events, the clock stops at time triggers.
     Reference: Gillespie, J. Phys. Chem. 81:2340 (1977).
 
     **Example:**

@@ -134,3 +134,14 @@ def test_same_results_on_4_devices(tmp_path):
     assert int(results[4]["devices"]) == 4
     np.testing.assert_array_equal(results[1]["ssa"], results[4]["ssa"])
     np.testing.assert_allclose(results[1]["mean"], results[4]["mean"], rtol=1e-12)
+
+
+@pytest.mark.slow  # two TauLeap compilations
+def test_tauleap_same_key_same_trajectories_whatever_the_chunk():
+    """TauLeap draws from each trajectory's own key and counters: chunks do not matter."""
+    model = models.birth_death(k=1000.0, gamma=1.0)
+    ts = jnp.linspace(0.0, 2.0, 5)
+    key = jax.random.PRNGKey(5)
+    a, _ = ensemble_trajectories(model, TauLeap(), ts, key=key, n=20, chunk_size=7)
+    b, _ = ensemble_trajectories(model, TauLeap(), ts, key=key, n=20, chunk_size=20)
+    np.testing.assert_array_equal(a, b)
