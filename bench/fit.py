@@ -86,7 +86,7 @@ def bench_msjax(name: str, starts: int, reference: float, budget: float | None) 
 
 
 def fit_row(problem, starts: int, reference: float, budget: float | None) -> dict:
-    """A ``starts``-start L-BFGS fit from one Latin hypercube, run in groups of 10 starts
+    """A ``starts``-start L-BFGS fit from one Latin hypercube, run in groups of 4 starts
     (one compilation) so that it can stop after ``budget`` seconds with the starts done."""
     theta = problem.nominal_parameters()
     objective_ref = float(problem.objective(theta))
@@ -96,8 +96,8 @@ def fit_row(problem, starts: int, reference: float, budget: float | None) -> dic
     msjax.fit(problem, x0=x0s[:lanes], key=None, max_steps=1, progress=False)
     compile_s = time.perf_counter() - start
     fvals, xs, wall, iterations = [], [], 0.0, 0
-    for group in range(0, starts, 10):
-        result = msjax.fit(problem, x0=x0s[group : group + 10], key=None, progress=False)
+    for group in range(0, starts, 4):
+        result = msjax.fit(problem, x0=x0s[group : group + 4], key=None, progress=False)
         fvals += np.asarray(result.fvals).tolist()
         xs.append(np.asarray(result.x))
         wall += result.wall_time
