@@ -2,9 +2,8 @@
 
 Runs the ensemble chunk by chunk (a tqdm progress bar), prints a summary table at the final
 time, and writes ``ensemble.csv`` (mean, sd and quantiles per time and species) and
-``ensemble.png`` (distributions over time) into ``--out``. MODEL is a built-in model name or
-an SBML file (read with `msjax.stochastic.dsmts.load_reaction_model`). The lead wires
-`add_ensemble_command` into `msjax.cli`.
+``ensemble.png`` (distributions over time) into ``--out``. MODEL is a built-in model name, an
+SBML file or an Antimony file (``.ant``).
 """
 
 from __future__ import annotations
@@ -16,7 +15,9 @@ from pathlib import Path
 def add_ensemble_command(subparsers) -> argparse.ArgumentParser:
     """Register ``ensemble`` on an `argparse` subparsers object (handler: `run_ensemble`)."""
     parser = subparsers.add_parser("ensemble", help="run a stochastic ensemble with statistics")
-    parser.add_argument("model", help="a built-in model name (see `msjax models`) or an SBML file")
+    parser.add_argument(
+        "model", help="a built-in model name (see `msjax models`), an SBML or Antimony file"
+    )
     parser.add_argument("--n", type=int, default=10_000, help="number of trajectories")
     parser.add_argument("--t-end", type=float, required=True, help="final time")
     parser.add_argument("--points", type=int, default=101, help="save times")
@@ -32,12 +33,14 @@ def add_ensemble_command(subparsers) -> argparse.ArgumentParser:
 
 def _model(name: str):
     import msjax
-    from msjax.stochastic.dsmts import load_reaction_model
 
     if name in msjax.models.LIBRARY:
         return msjax.models.LIBRARY[name]()
-    if Path(name).is_file():
-        return load_reaction_model(name)
+    path = Path(name)
+    if path.is_file():
+        if path.suffix == ".ant":
+            return msjax.load_antimony(path.read_text())
+        return msjax.load_sbml(path)
     raise msjax.ModelError(
         f"unknown model {name!r}: not a built-in ({sorted(msjax.models.LIBRARY)}) nor a file"
     )

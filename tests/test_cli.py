@@ -94,3 +94,19 @@ def test_simulate_sbml_file_to_csv(tmp_path):
     expected = np.loadtxt(f"{case}/00001-results.csv", delimiter=",", skiprows=1)
     # the suite reports S1, S2 in amounts; the compartment has volume 1
     np.testing.assert_allclose(ours[:, 1:3], expected[:, 1:3], rtol=1e-5, atol=1e-10)
+
+
+def test_ensemble_of_an_sbml_file_matches_the_suite(tmp_path):
+    """`msjax ensemble` on DSMTS 00001 (birth–death, SBML): the mean and sd at t = 10, 20, …,
+    50 within 5 standard errors of the suite's exact values."""
+    case = "../shared/testdata/sbml-stochastic/00001"
+    n = 4000
+    args = [f"{case}/00001-sbml-l3v2.xml", "--n", str(n), "--t-end", "50", "--points", "6"]
+    assert main(["ensemble", *args, "--out", str(tmp_path)]) == 0
+    rows = np.genfromtxt(tmp_path / "ensemble.csv", delimiter=",", names=True, dtype=None)
+    expected = np.loadtxt(f"{case}/00001-results.csv", delimiter=",", skiprows=1)[::10]
+    np.testing.assert_array_equal(np.asarray(rows["time"], float), expected[:, 0])
+    mean, sd = np.asarray(rows["mean"], float)[1:], np.asarray(rows["sd"], float)[1:]
+    mu, sigma = expected[1:, 1], expected[1:, 2]  # t = 0 is deterministic
+    assert np.all(np.abs(mean - mu) <= 5 * sigma / np.sqrt(n))
+    assert np.all(np.abs(sd**2 / sigma**2 - 1) <= 5 * np.sqrt(2 / n))
