@@ -507,7 +507,7 @@ class _Builder:
             reactants=reactants,
             products=products,
             network_rows=network_rows,
-            network_problem=self._network_problem(network_rows, derivatives, events),
+            network_problem=self._network_problem(network_rows, derivatives),
             initial_definitions=initial_definitions,
             initial_scaling=initial_scaling,
             initial_state=jnp.asarray(y0, dtype=float),
@@ -538,10 +538,9 @@ class _Builder:
         )
         return _as_rows(reactants), _as_rows(products), network_rows
 
-    def _network_problem(self, network_rows, derivatives, events) -> str | None:
-        """Why the model has no stochastic reading (None when it has one)."""
-        if events:
-            return f"it has events ({', '.join(e.name for e in events)})"
+    def _network_problem(self, network_rows, derivatives) -> str | None:
+        """Why the reactions have no stochastic reading (None when they have one; events are
+        the stochastic method's business)."""
         if not self.reactions:
             return "it has no reactions"
         for name, row, derivative in zip(self.state, network_rows, derivatives, strict=True):

@@ -10,7 +10,6 @@ All math is a tuple AST (`msjax.model._sbml_math`), compiled to jnp at trace tim
 structure is static and hashable while ``y`` and ``θ`` are traced.
 """
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 
 import equinox as eqx
@@ -65,7 +64,7 @@ class RuleModel(NamedParameters, eqx.Module):
     ``reactants``/``products`` [S][R] (coefficients on the state rows; zero rows for
     states that reactions do not change); ``network_rows`` [S] (states whose derivative is
     exactly ``Σ_r N_sr K_r``: species amounts without rate rules or conversion factors);
-    ``network_problem``: why the model has no stochastic reading, or None.
+    ``network_problem``: why its reactions have no stochastic reading (events aside), or None.
     ``initial_definitions`` (``(name, AST)``: attributes, initial assignments and rules at t0,
     constants read from θ) and ``initial_scaling`` (per state: the compartment its value is
     multiplied by, or None), read by `initial_values`.
@@ -164,52 +163,22 @@ class RuleModel(NamedParameters, eqx.Module):
         """Amounts [..., S]: the state itself (species are integrated as amounts)."""
         return y
 
-    def check_stochastic(self) -> None:
+    def check_stochastic(self, *, events: bool = False) -> None:
         """Raise `ModelError` unless the model reads as a network of irreversible reactions
-        whose kinetic laws are propensities in amounts (SBML's extensive convention)."""
-        if self.network_problem is not None:
-            raise ModelError(f"no stochastic reading of this SBML model: {self.network_problem}")
-
-    def with_stochastic_events(self) -> "RuleModel":
-        """This model for a stochastic method that executes its events itself.
-
-        The loader reports events as the model's ``network_problem`` before anything else, so
-        `check_stochastic` refuses every model with events. Here everything else is checked
-        again from the fields: reactions present; every changing state a network row;
-        integer stoichiometry; no kinetic law of the net-rate form ``forward − reverse`` (the
-        SBML ``reversible`` flag is not kept, so any top-level difference is refused).
-
-        **Returns:** the model itself without events; with events, a copy whose
-        ``network_problem`` is None (so `propensities` accepts it). Raises `ModelError`
-        naming the first other obstacle.
-        """
-        if not self.events:
-            self.check_stochastic()
-            return self
-        laws = dict(self.definitions)
-        problem = None if self.reaction_names else "it has no reactions"
-        for name, row, derivative in zip(
-            self.state_names, self.network_rows, self.derivatives, strict=True
-        ):
-            if problem is None and not row and derivative != ("num", 0.0):
-                problem = f"{name!r} changes other than by reactions with fixed stoichiometry"
-        for r in self.reaction_names:
-            law = laws[r]
-            if problem is None and law[0] == "op" and law[1] == "-" and len(law[2]) == 2:
-                problem = f"reaction {r!r} has a net rate law (forward − reverse)"
-        matrix = np.asarray(self.reactants + self.products, dtype=np.float64)
-        if problem is None and np.any(matrix != np.round(matrix)):
-            problem = "a reaction has a non-integer stoichiometry"
+        whose kinetic laws are propensities in amounts (SBML's extensive convention), and,
+        unless ``events`` (a method that executes them itself), has no events."""
+        problem = self.network_problem
+        if problem is None and self.events and not events:
+            problem = f"it has events ({', '.join(e.name for e in self.events)})"
         if problem is not None:
             raise ModelError(f"no stochastic reading of this SBML model: {problem}")
-        return dataclasses.replace(self, network_problem=None)
 
     def propensities(
         self, n: Float[Array, " states"], theta: Params, omega=1.0, t: Scalar = 0.0
     ) -> Float[Array, " reactions"]:
         """Propensities [R] at counts ``n`` [S]: ``a_r = Ω K_r(n / Ω)``, the kinetic laws
         evaluated on amounts ``n / Ω`` (``Ω = 1``: the laws themselves, as in the DSMTS)."""
-        self.check_stochastic()
+        self.check_stochastic(events=True)
         y = jnp.asarray(n, dtype=theta.dtype) / omega
         env = self._env(t, y, theta)
         return jnp.stack(

@@ -111,8 +111,9 @@ def stochastic_model(model, method):
             f"{type(method).__name__} does not execute SBML events (the model has {names}); "
             "use Gillespie"
         )
+    model.check_stochastic(events=True)
     check_event_values(model)
-    return model.with_stochastic_events()
+    return model
 
 
 class AbstractStochasticMethod(AbstractMethod):

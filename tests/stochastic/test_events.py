@@ -96,7 +96,7 @@ def test_methods_without_events_refuse_them(method):
     ("extra", "reason"),
     [
         ("k' = 1", "'k' changes other than by reactions"),
-        ("J3: X -> ; k*X - g", "'J3' has a net rate law"),
+        ("J3: X -> ; k*X - g", "'J3' is reversible with a net rate law"),
     ],
 )
 def test_event_models_are_checked_for_the_rest(extra, reason):
