@@ -5,7 +5,9 @@ Models (10^4 trajectories, 101 save times): birth–death (k=10, γ=0.1, t=100),
 k1=0.001, k2=0.01, P0=100, t=50). Reports reaction events/s, ns/event, trajectories/s and
 compile time for msjax's Gillespie (float64 and float32), TauLeap on a high-copy birth–death,
 and the peers GillesPy2 (C++ SSA solver) and libroadrunner (gillespie) on the same models, as
-ratios. Memory: peak RSS of a 10^6-trajectory telegraph `ensemble_stats` in a subprocess.
+ratios. GillesPy2 runs on every core; so do msjax's "N cores" rows (`ensemble_trajectories`
+sharded over one CPU device per core, ``--devices``; the plain rows are `simulate` on one).
+Memory: peak RSS of a 10^6-trajectory telegraph `ensemble_stats` in a subprocess.
 
 ``python bench/ssa.py [--n 10000] [--quick]``; `gpu_cases()` runs 10^5–10^6 trajectories when a
 GPU is present (jax/numpy only; called from bench/gpu.py).
@@ -58,9 +60,6 @@ def time_msjax(model, method, ts, n: int, *, seed: int = 0) -> dict:
     """Compile (first call) and run (second call, new key) times, events and trajectories/s."""
     import jax
 
-    from msjax.stochastic._common import trajectory_keys
-
-    del trajectory_keys
     import msjax
 
     start = time.perf_counter()
@@ -85,6 +84,35 @@ def time_msjax(model, method, ts, n: int, *, seed: int = 0) -> dict:
         "final_mean": np.asarray(sol.ys[:, -1]).astype(float).mean(0).tolist(),
         "final_sd": np.asarray(sol.ys[:, -1]).astype(float).std(0, ddof=1).tolist(),
         "stats": stats,
+    }
+
+
+def time_all_cores(model, method, ts, n: int, events: int, *, seed: int = 0) -> dict:
+    """`ensemble_trajectories` sharded over every local device (one per core), timed on its
+    second call with the key of `time_msjax`'s timed run: the same trajectories, so the same
+    ``events``."""
+    import jax
+
+    from msjax.stochastic import ensemble_trajectories
+
+    def run(key):
+        return ensemble_trajectories(model, method, ts, key=jax.random.PRNGKey(key), n=n)
+
+    start = time.perf_counter()
+    run(seed)
+    first = time.perf_counter() - start
+    start, cpu = time.perf_counter(), time.process_time()
+    run(seed + 1)
+    seconds = time.perf_counter() - start
+    return {
+        "run_s": seconds,
+        "cpu_s": time.process_time() - cpu,
+        "compile_s": max(first - seconds, 0.0),
+        "events": events,
+        "events_per_s": events / seconds,
+        "ns_per_event": 1e9 * seconds / events,
+        "trajectories_per_s": n / seconds,
+        "devices": jax.local_device_count(),
     }
 
 
@@ -281,7 +309,16 @@ def main() -> None:
     )
     parser.add_argument("--roadrunner-n", type=int, default=1000)
     parser.add_argument("--note", default="", help="recorded in the JSON (e.g. machine load)")
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=os.cpu_count(),
+        help="CPU devices (one per core) for the all-cores rows; GillesPy2 also uses every core",
+    )
     args = parser.parse_args()
+    if args.devices > 1 and "host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+        flag = f"--xla_force_host_platform_device_count={args.devices}"
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
     if args.memory_only:
         memory = memory_case(args.memory_n)
         print(json.dumps(memory, indent=1))
@@ -306,14 +343,16 @@ def main() -> None:
         ):
             row = time_msjax(model, method, ts, args.n)
             row.update(case=name, solver=f"msjax {label}", n=args.n)
-            rows.append(row)
-            print(
-                row["case"],
-                row["solver"],
-                f"{row['events_per_s'] / 1e6:.2f} M events/s",
-                flush=True,
-            )
-        events_per_traj = rows[-2]["events"] / args.n
+            timed = [row]
+            if jax.local_device_count() > 1:
+                wide = time_all_cores(model, method, ts, args.n, row["events"])
+                wide.update(case=name, solver=f"msjax {label}, {wide['devices']} cores", n=args.n)
+                timed.append(wide)
+            for r in timed:
+                print(name, r["solver"], f"{r['events_per_s'] / 1e6:.2f} M events/s", flush=True)
+            rows += timed
+        f64 = next(r for r in rows if r["case"] == name and r["solver"] == "msjax Gillespie f64")
+        events_per_traj = f64["events"] / args.n
         if not args.skip_peers:
             peer = time_gillespy2(name, spec["t_end"], args.n, events_per_traj)
             peer.update(case=name, solver="GillesPy2 SSACSolver (C++)", n=args.n)
