@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._jit import ode_jit
 from .._types import Array, Float
 from ..deterministic import ODE
 from ._errors import InferenceError
@@ -17,7 +18,7 @@ from ._problem import Problem
 # --- sensitivities ---------------------------------------------------------------------------
 
 
-@eqx.filter_jit
+@ode_jit
 def _observable_jacobian(problem: Problem, theta):
     def h_and_sigma(t):
         h, sigma, ok = problem.predict(t)
@@ -351,7 +352,7 @@ class Profile(eqx.Module):
     threshold: float = eqx.field(static=True)
 
 
-@eqx.filter_jit
+@ode_jit
 def _profile_step(problem, index, value, x0, steps):
     """Minimise nllh over all parameters but ``index`` (fixed at ``value``); warm start ``x0``."""
     import optax

@@ -12,6 +12,7 @@ import numpy as np
 import optax
 import optimistix as optx
 
+from .._jit import ode_jit
 from .._types import Array, Float
 from ._errors import InferenceError
 from ._problem import Problem, _value_and_grad
@@ -182,12 +183,12 @@ def _step(problem, method, learning_rate, gtol, ftol, carry):
     return _Carry(x, state, f_new, g, carry.f, carry.it + 1, stall, converged)
 
 
-@eqx.filter_jit
+@ode_jit
 def _init_all(problem, method, learning_rate, x0s):
     return jax.vmap(lambda x0: _init(problem, method, learning_rate, x0))(x0s)
 
 
-@eqx.filter_jit
+@ode_jit
 def _run_chunk(problem, method, learning_rate, gtol, ftol, carries, stop, max_steps):
     """Advance every lane until it is done or has reached ``stop`` [L] iterations."""
 
@@ -202,7 +203,7 @@ def _run_chunk(problem, method, learning_rate, gtol, ftol, carries, stop, max_st
     return jax.vmap(one)(carries, stop)
 
 
-@eqx.filter_jit
+@ode_jit
 def _least_squares(problem, method, x0s, max_steps, rtol, atol):
     solver = (
         optx.LevenbergMarquardt(rtol=rtol, atol=atol)

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._jit import ode_jit
 from .._types import Array, Float
 from ..deterministic import ODE
 from . import _adapter
@@ -631,7 +632,7 @@ def _safe_nllh(problem: Problem, theta, prior: bool):
     return jnp.where(good, value, jnp.inf)
 
 
-_nllh = eqx.filter_jit(_safe_nllh)
+_nllh = ode_jit(_safe_nllh)
 
 
 def _residuals_impl(problem: Problem, theta):
@@ -661,10 +662,10 @@ def _residuals_impl(problem: Problem, theta):
 
 
 _SIGMA_OFFSET = 50.0
-_residuals = eqx.filter_jit(_residuals_impl)
+_residuals = ode_jit(_residuals_impl)
 
 
-@eqx.filter_jit
+@ode_jit
 def _value_and_grad(problem: Problem, theta, forward: bool):
     if forward:
 
