@@ -73,18 +73,33 @@ def test_step_limit_gives_result_code():
     assert stats.failures == 4 and stats.n == 0
 
 
-def test_same_key_same_trajectories_whatever_the_chunk():
+@pytest.mark.parametrize(
+    ("method", "k"),
+    [
+        (Gillespie(), 10.0),
+        pytest.param(TauLeap(), 1000.0, marks=pytest.mark.slow),  # a high-copy leap
+    ],
+)
+def test_same_key_same_trajectories_whatever_the_chunk(method, k):
+    """Each trajectory draws from its own key: chunks do not matter, nor does `simulate`."""
+    model = models.birth_death(k=k, gamma=1.0)
+    ts = jnp.linspace(0.0, 2.0, 6)
+    key = jax.random.PRNGKey(3)
+    a, _ = ensemble_trajectories(model, method, ts, key=key, n=50, chunk_size=7)
+    b, _ = ensemble_trajectories(model, method, ts, key=key, n=50, chunk_size=64)
+    c = np.asarray(msjax.simulate(model, method, ts, key=key, n=50).ys)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+
+
+def test_gillespie_lanes_do_not_change_trajectories():
+    """Lanes refilled with the next trajectory: the same trajectories for any lane count."""
     model = models.birth_death(k=10.0, gamma=1.0)
     ts = jnp.linspace(0.0, 2.0, 6)
     key = jax.random.PRNGKey(3)
-    a, _ = ensemble_trajectories(model, Gillespie(), ts, key=key, n=50, chunk_size=7)
-    b, _ = ensemble_trajectories(model, Gillespie(), ts, key=key, n=50, chunk_size=64)
-    c = np.asarray(msjax.simulate(model, Gillespie(), ts, key=key, n=50).ys)
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(a, c)
-    for lanes in (1, 7, 64):  # lanes refilled with the next trajectory: same trajectories
-        d = msjax.simulate(model, Gillespie(lanes=lanes), ts, key=key, n=50).ys
-        np.testing.assert_array_equal(a, np.asarray(d))
+    runs = [msjax.simulate(model, Gillespie(lanes=n), ts, key=key, n=50).ys for n in (1, 7, 64)]
+    for ys in runs[1:]:
+        np.testing.assert_array_equal(np.asarray(runs[0]), np.asarray(ys))
 
 
 def test_threefry_matches_jax():
@@ -134,14 +149,3 @@ def test_same_results_on_4_devices(tmp_path):
     assert int(results[4]["devices"]) == 4
     np.testing.assert_array_equal(results[1]["ssa"], results[4]["ssa"])
     np.testing.assert_allclose(results[1]["mean"], results[4]["mean"], rtol=1e-12)
-
-
-@pytest.mark.slow  # two TauLeap compilations
-def test_tauleap_same_key_same_trajectories_whatever_the_chunk():
-    """TauLeap draws from each trajectory's own key and counters: chunks do not matter."""
-    model = models.birth_death(k=1000.0, gamma=1.0)
-    ts = jnp.linspace(0.0, 2.0, 5)
-    key = jax.random.PRNGKey(5)
-    a, _ = ensemble_trajectories(model, TauLeap(), ts, key=key, n=20, chunk_size=7)
-    b, _ = ensemble_trajectories(model, TauLeap(), ts, key=key, n=20, chunk_size=20)
-    np.testing.assert_array_equal(a, b)
