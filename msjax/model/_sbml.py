@@ -376,23 +376,25 @@ class _Builder:
                 env[name] = float(_NP.num(_NP(defs[name], env, 0.0, None, None)))
         self.initial = env
 
-    def _initial_program(self, pindex: Mapping[str, int]):
-        """``(definitions, scaling)`` for `RuleModel.initial_values`: the t0 definitions in
-        evaluation order with the model's constants read from θ, and per state the compartment
-        its value is multiplied by (a species integrated as an amount) or None."""
+    def _initial_program(self, pindex: Mapping[str, int]) -> tuple[tuple[str, Node], ...]:
+        """The t0 definitions for `RuleModel.initial_values`, in evaluation order, with the
+        model's constants read from θ."""
         defs = self._initial_definitions(
             lambda name, value: ("param", pindex[name]) if name in pindex else ("num", value)
         )
-        order = _topological(defs, "initial assignments and rules")
-        scaling = tuple(
+        return tuple((name, defs[name]) for name in _topological(defs, "initial assignments"))
+
+    def _state_volumes(self) -> list[str | None]:
+        """Per state: the compartment its symbol value is multiplied by to give the state (a
+        species integrated as an amount), or None."""
+        return [
             self.species[name]["compartment"]
             if name in self.species
             and self.state_kind[name] == "amount"
             and not self.species[name]["hosu"]
             else None
             for name in self.state
-        )
-        return tuple((name, defs[name]) for name in order), scaling
+        ]
 
     def _resolve(self, node: Node, local: Mapping[str, Node] = ()) -> Node:
         """Replace names of state variables and constants by their leaves."""
@@ -441,16 +443,12 @@ class _Builder:
         derivatives = [self._derivative(name, index) for name in self.state]
 
         # initial state and parameters
-        y0, theta = [], []
-        for name in self.state:
-            value = self.initial[name]
-            if (
-                name in self.species
-                and self.state_kind[name] == "amount"
-                and not self.species[name]["hosu"]
-            ):
-                value = value * self.initial[self.species[name]["compartment"]]
-            y0.append(value)
+        volumes = self._state_volumes()
+        y0 = [
+            self.initial[name] * (1.0 if volume is None else self.initial[volume])
+            for name, volume in zip(self.state, volumes, strict=True)
+        ]
+        theta = []
         for name in self.constants:
             theta.append(self.initial[name])
         for r in self.reactions:
@@ -466,6 +464,7 @@ class _Builder:
             self.state.append("\0none")
             derivatives.append(("num", 0.0))
             y0.append(0.0)
+            volumes.append(None)
 
         species_out = []
         for name in self.species:
@@ -493,7 +492,6 @@ class _Builder:
         )
         self._refuse_prioritised_cascades(events)
         reactants, products, network_rows = self._network()
-        initial_definitions, initial_scaling = self._initial_program(pindex)
         return RuleModel(
             state_names=tuple(self.state),
             parameter_names=tuple(self.parameter_names),
@@ -508,8 +506,8 @@ class _Builder:
             products=products,
             network_rows=network_rows,
             network_problem=self._network_problem(network_rows, derivatives),
-            initial_definitions=initial_definitions,
-            initial_scaling=initial_scaling,
+            initial_definitions=self._initial_program(pindex),
+            initial_scaling=tuple(volumes),
             initial_state=jnp.asarray(y0, dtype=float),
             parameter_values=jnp.asarray(theta, dtype=float),
         )
