@@ -109,7 +109,7 @@ def stochastic_model(model, method):
     if not method.executes_events:
         raise ModelError(
             f"{type(method).__name__} does not execute SBML events (the model has {names}); "
-            "use Gillespie"
+            "use Gillespie or TauLeap"
         )
     model.check_stochastic(events=True)
     check_event_values(model)

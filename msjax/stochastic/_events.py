@@ -67,14 +67,16 @@ def fire_fn(model, theta, omega):
     return fire
 
 
-def first_trigger_time(t0, t1, counts, before, at_end, triggers):
-    """Earliest time in ``(t0, t1]`` at which a trigger false at ``t0`` (``before`` [E]) is true
-    with ``counts`` frozen, given the trigger values ``at_end`` [E] at ``t1``.
+def first_trigger_time(t0, t1, counts, before, triggers):
+    """Where a step from ``t0`` to at most ``t1`` with ``counts`` [S] frozen ends: the earliest
+    time in ``(t0, t1]`` at which a trigger false at ``t0`` (``before`` [E]) is true.
 
-    Bisection on the truth value down to adjacent floats. **Returns:** ``(s, flips)``: the end
-    of the final bracket (where the trigger is true; ``t1`` when none flips) and whether one
-    flips.
+    Bisection on the truth value down to adjacent floats. **Returns:** ``(s, flips, pre)``: the
+    end of the final bracket (where the trigger is true; ``t1`` when none flips), whether one
+    flips, and the trigger values [E] just before a state change at ``s`` (``before`` when one
+    flips, else those at ``(t1, counts)``), the ``before`` of `fire_fn` there.
     """
+    at_end = triggers(t1, counts)
     need = jnp.any(~before & at_end)
 
     def cond(carry):
@@ -89,7 +91,7 @@ def first_trigger_time(t0, t1, counts, before, at_end, triggers):
         return jnp.where(hit, lo, mid), jnp.where(hit, mid, hi), k + 1
 
     _, hi, _ = jax.lax.while_loop(cond, body, (t0, t1, jnp.asarray(0)))
-    return hi, need
+    return hi, need, jnp.where(need, before, at_end)
 
 
 def initial_events(model, theta, omega, t0, counts0):

@@ -70,35 +70,6 @@ def direct_step(u, v, t, x, index, ts, propensities, rows):
     return t_new, x_new, save, bad
 
 
-class SSAState(eqx.Module):
-    """Per-trajectory state of the direct method with its own record (as tau-leaping's exact
-    steps use it): ``t``; counts ``x`` [S]; next save ``index``; recorded ``out`` [T, S];
-    ``events`` fired; ``bad`` a propensity was negative or NaN."""
-
-    t: jax.Array
-    x: jax.Array
-    index: jax.Array
-    out: jax.Array
-    events: jax.Array
-    bad: jax.Array
-
-
-def ssa_step(u, state: SSAState, ts, propensities, rows) -> SSAState:
-    """`direct_step` of an `SSAState` with uniforms ``u`` [2], recording saves in ``out``."""
-    active = (state.index < ts.shape[0]) & ~state.bad
-    t, x, save, bad = direct_step(u[0], u[1], state.t, state.x, state.index, ts, propensities, rows)
-    ok = active & ~bad
-    slot = jnp.where(ok & save, state.index, ts.shape[0])  # out of range: dropped
-    return SSAState(
-        t=jnp.where(ok, t, state.t),
-        x=jnp.where(ok, x, state.x),
-        index=state.index + (ok & save).astype(jnp.int32),
-        out=state.out.at[slot].set(state.x, mode="drop"),
-        events=state.events + (ok & ~save).astype(jnp.int32),
-        bad=state.bad | (active & bad),
-    )
-
-
 def plain_kernel(propensities, rows):
     """The direct method as a lane kernel (models without events): ``kernel(u, v, t, x,
     triggers, index, ts) -> (t, x, triggers, save, code)``, ``code`` a `RESULTS` value (0: ok)."""
@@ -123,9 +94,7 @@ def event_kernel(propensities, rows, triggers, fire):
 
     def kernel(u, v, t, x, before, index, ts):
         t_new, x_new, save, bad = direct_step(u, v, t, x, index, ts, propensities, rows)
-        at_end = triggers(t_new, x)  # counts frozen until t_new
-        t_stop, timed = first_trigger_time(t, t_new, x, before, at_end, triggers)
-        pre = jnp.where(timed, before, at_end)
+        t_stop, timed, pre = first_trigger_time(t, t_new, x, before, triggers)  # x frozen
         x, after, bad_event = fire(t_stop, jnp.where(timed, x, x_new), pre)
         code = jnp.where(bad, bad_codes[0], jnp.where(bad_event, bad_codes[1], 0))
         return t_stop, x, after, save & ~timed, code

@@ -1,5 +1,14 @@
 """`TauLeap`: explicit tau-leaping with the Cao–Gillespie–Petzold (2006) step size and
-critical reactions, so counts never go negative."""
+critical reactions, so counts never go negative.
+
+SBML events (`msjax.stochastic._events`) execute as in `Gillespie`, with the counts frozen at
+the start of a leap for time triggers: a leap ends at the first time a trigger goes false →
+true (found by the same bisection), and after every leap the events whose trigger went false →
+true over it fire (state triggers included) at its end; the exact steps are Gillespie's own
+event kernel. Models without events compile none of it.
+"""
+
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -10,13 +19,15 @@ from .._solution import RESULTS
 from ._common import (
     AbstractStochasticMethod,
     float_params,
+    has_events,
     propensity_fn,
     stoichiometry_rows,
     system_size,
 )
+from ._events import fire_fn, first_trigger_time, trigger_fn
 from ._poisson import poisson_candidate
-from ._random import key_words, threefry2x32, unit_float32, unit_float64
-from ._ssa import SSAState, ssa_step
+from ._random import threefry2x32, unit_float32, unit_float64
+from ._ssa import Lanes, Start, advance_lane, as_result, chunk_start
 
 
 def highest_order_table(model) -> tuple[np.ndarray, np.ndarray]:
@@ -46,12 +57,13 @@ def g_factor(x, hor, need):
 
 class TauState(eqx.Module):
     """Per-trajectory tau-leaping state: key words ``k0``, ``k1``; ``t``, counts ``x`` [S],
-    next save ``index``, recorded ``out`` [T, S]; ``step`` counter (leaps, exact rounds and
-    rejections: the counter of their random numbers) and ``retry`` counter of the Poisson draws
-    of the current leap, whose accepted values wait in ``pending`` [R] (``drawn`` [R]); the
-    random numbers of the next attempt (`draw`): uniforms ``u_exp``, ``u_pick`` and Poisson
-    words ``w_u``, ``w_v`` [R]; ``cap`` on τ after a rejected leap; counts of ``leaps``,
-    ``ssa_steps`` and ``rejections``; ``bad`` propensities.
+    event ``triggers`` [E] (E = 0 without events), next save ``index``, recorded ``out``
+    [T, S]; ``step`` counter (leaps, exact rounds and rejections: the counter of their random
+    numbers) and ``retry`` counter of the Poisson draws of the current leap, whose accepted
+    values wait in ``pending`` [R] (``drawn`` [R]); the random numbers of the next attempt
+    (`draw`): uniforms ``u_exp``, ``u_pick`` and Poisson words ``w_u``, ``w_v`` [R]; ``cap`` on
+    τ after a rejected leap; counts of ``leaps``, ``ssa_steps`` and ``rejections``; the
+    failure ``code`` (a `RESULTS` value; 0 while fine).
 
     The random numbers are drawn at the end of the previous iteration and carried: computed
     where they are used, XLA would fuse the hash into each consumer and recompute it."""
@@ -60,6 +72,7 @@ class TauState(eqx.Module):
     k1: jax.Array
     t: jax.Array
     x: jax.Array
+    triggers: jax.Array
     index: jax.Array
     out: jax.Array
     step: jax.Array
@@ -74,19 +87,22 @@ class TauState(eqx.Module):
     leaps: jax.Array
     ssa_steps: jax.Array
     rejections: jax.Array
-    bad: jax.Array
+    code: jax.Array
 
 
-def tau_init(k0, k1, counts0, ts, num_reactions: int) -> TauState:
-    """The state of one trajectory with key words ``k0``, ``k1`` at ``ts[0]``; the first save
-    (the initial counts) is recorded."""
+def tau_init(k0, k1, start: Start, ts, num_reactions: int) -> TauState:
+    """The state of one trajectory with key words ``k0``, ``k1`` at ``ts[0]`` from the counts,
+    triggers and code of ``start`` (after the events at ``ts[0]``); the first save is
+    recorded."""
     zero = jnp.asarray(0, dtype=jnp.int32)
+    counts0 = start.counts
     out = jnp.zeros((ts.shape[0], counts0.shape[0]), dtype=jnp.int32)
     return TauState(
         k0=k0,
         k1=k1,
         t=ts[0],
         x=counts0,
+        triggers=start.triggers,
         index=jnp.asarray(1, dtype=jnp.int32),
         out=out.at[0].set(counts0),
         step=jnp.asarray(0, dtype=jnp.uint32),
@@ -101,13 +117,17 @@ def tau_init(k0, k1, counts0, ts, num_reactions: int) -> TauState:
         leaps=zero,
         ssa_steps=zero,
         rejections=zero,
-        bad=jnp.asarray(False),
+        code=start.code,
     )
 
 
+def tau_steps(state: TauState) -> jax.Array:
+    """Steps [] taken so far (leaps, exact steps, rejections): what ``max_steps`` bounds."""
+    return state.leaps + state.ssa_steps + state.rejections
+
+
 def tau_active(state: TauState, num_times: int, max_steps: int) -> jax.Array:
-    steps = state.leaps + state.ssa_steps + state.rejections
-    return (state.index < num_times) & ~state.bad & (steps < max_steps)
+    return (state.index < num_times) & (state.code == 0) & (tau_steps(state) < max_steps)
 
 
 def leap_size(x, a, critical, t, propensities, tables, eps):
@@ -158,7 +178,14 @@ def draw(state: TauState) -> TauState:
     )
 
 
-def tau_leap(state: TauState, ts, propensities, tables, method):
+def leap_events(model, theta, omega):
+    """``(triggers, fire)`` of a model with events (`trigger_fn`, `fire_fn`); None without."""
+    if not has_events(model):
+        return None
+    return trigger_fn(model, theta, omega), fire_fn(model, theta, omega)
+
+
+def tau_leap(state: TauState, ts, propensities, tables, events, method):
     """One leap attempt of one trajectory. Returns ``(state, exact)``: ``exact`` when leaping
     would not pay (``τ' < ssa_factor / a₀``; the lane is left for `tau_exact`).
 
@@ -169,6 +196,10 @@ def tau_leap(state: TauState, ts, propensities, tables, method):
     retry ``r`` from stream ``2 + j + R r``; a rejected candidate (`poisson_candidate`) is
     drawn again in the next iteration while the accepted ones wait (the state, so ``τ`` and
     the means ``a_j τ``, is unchanged meanwhile).
+
+    With ``events`` (`leap_events`; None: no events) a leap also stops where a time trigger
+    goes false → true with the counts frozen (`first_trigger_time`), and the events whose
+    trigger went false → true fire at its end, before a save there is recorded.
     """
     rows, net = tables[0], tables[1]
     num_reactions = rows.shape[0]
@@ -198,7 +229,12 @@ def tau_leap(state: TauState, ts, propensities, tables, method):
     tau = jnp.minimum(tau1, tau2)
     clipped = state.t + tau >= t_save
     tau = jnp.where(clipped, t_save - state.t, tau)
+    leap_t = jnp.where(clipped, t_save, state.t + tau)
     fire_critical = fire_critical & ~clipped
+    if events is not None:  # static: models without events skip the trigger checks
+        leap_t, timed, pre = first_trigger_time(state.t, leap_t, state.x, state.triggers, events[0])
+        tau = jnp.where(timed, leap_t - state.t, tau)
+        fire_critical = fire_critical & ~timed
     c_cum = jnp.cumsum(a_c)
     uc = state.u_pick * total_c
     rc = jnp.minimum(jnp.sum(c_cum <= uc, dtype=jnp.int32), num_reactions - 1)
@@ -209,11 +245,17 @@ def tau_leap(state: TauState, ts, propensities, tables, method):
     complete = jnp.all(drawn)
     k = k + jnp.where(fire_critical, jax.nn.one_hot(rc, num_reactions, dtype=jnp.int32), 0)
     leap_x = state.x + jnp.sum(k[:, None] * jnp.asarray(rows), axis=0, dtype=jnp.int32)
-    leap_t = jnp.where(clipped, t_save, state.t + tau)
     attempt = active & ~bad & ~exact
     waiting = attempt & ~complete
     done = attempt & complete
     reject = done & jnp.any(leap_x < 0)
+    code = jnp.where(active & bad, RESULTS.invalid_propensity._value, state.code)
+    new_x, triggers = leap_x, state.triggers
+    if events is not None:
+        new_x, triggers, bad_event = events[1](leap_t, leap_x, pre)
+        failed = done & ~reject & bad_event
+        code = jnp.where(failed, RESULTS.invalid_counts._value, code)
+        done = done & ~failed
     ok = done & ~reject
     reached = ok & (leap_t >= t_save)
     slot = jnp.where(reached, state.index, num_times)
@@ -222,6 +264,7 @@ def tau_leap(state: TauState, ts, propensities, tables, method):
         lambda s: (
             s.t,
             s.x,
+            s.triggers,
             s.index,
             s.out,
             s.step,
@@ -231,14 +274,15 @@ def tau_leap(state: TauState, ts, propensities, tables, method):
             s.cap,
             s.leaps,
             s.rejections,
-            s.bad,
+            s.code,
         ),
         state,
         (
             jnp.where(ok, leap_t, state.t),
-            jnp.where(ok, leap_x, state.x),
+            jnp.where(ok, new_x, state.x),
+            jnp.where(ok, triggers, state.triggers),
             state.index + reached.astype(jnp.int32),
-            state.out.at[slot].set(leap_x, mode="drop"),
+            state.out.at[slot].set(new_x, mode="drop"),
             state.step + done.astype(jnp.uint32),
             jnp.where(waiting, state.retry + 1, 0).astype(jnp.uint32),
             jnp.where(waiting, k, 0),
@@ -246,37 +290,63 @@ def tau_leap(state: TauState, ts, propensities, tables, method):
             jnp.where(reject, tau1 / 2, jnp.where(ok, inf, state.cap)),
             state.leaps + ok.astype(jnp.int32),
             state.rejections + reject.astype(jnp.int32),
-            state.bad | (active & bad),
+            code,
         ),
     )
     return state, exact
 
 
-def tau_exact(state: TauState, exact, ts, propensities, rows, steps: int) -> TauState:
-    """``steps`` exact direct-method steps of a trajectory flagged ``exact`` (else unchanged),
-    with the uniforms of streams ``0 .. 2 steps − 1`` of its current step."""
-    dtype = ts.dtype
-    ssa = SSAState(state.t, state.x, state.index, state.out, jnp.asarray(0, jnp.int32), state.bad)
-    uniforms = uniform(state, jnp.arange(2 * steps, dtype=jnp.uint32), dtype).reshape(steps, 2)
-    for k in range(steps):
-        ssa = ssa_step(uniforms[k], ssa, ts, propensities, rows)
+def tau_exact(state: TauState, exact, ts, kernel, steps: int, max_steps: int) -> TauState:
+    """``steps`` exact direct-method steps of a trajectory flagged ``exact`` (else unchanged)
+    with `Gillespie`'s lane ``kernel`` (events included) and the uniforms of streams
+    ``0 .. 2 steps − 1`` of its current step.
+
+    Unrolled without events; with events (E > 0) a loop, so the kernel's bisection and
+    cascade loops are compiled once rather than once per step."""
+    uniforms = uniform(state, jnp.arange(2 * steps, dtype=jnp.uint32), ts.dtype).reshape(steps, 2)
+    lane = Lanes(  # one lane of Gillespie's engine; ``events`` counts all steps against max_steps
+        trajectory=jnp.asarray(0, dtype=jnp.int32),
+        k0=state.k0,
+        k1=state.k1,
+        step=state.step,
+        u=uniforms[0, 0],
+        v=uniforms[0, 1],
+        t=state.t,
+        x=state.x,
+        triggers=state.triggers,
+        index=state.index,
+        events=tau_steps(state),
+        code=state.code,
+    )
+
+    def substep(carry, u):
+        lane, out = carry
+        lane = eqx.tree_at(lambda s: (s.u, s.v), lane, (u[0], u[1]))
+        moved, slot = advance_lane(lane, ts, kernel, max_steps)
+        return (moved, out.at[slot].set(lane.x, mode="drop")), None
+
+    unroll = steps if state.triggers.shape[0] == 0 else 1
+    (lane, out), _ = jax.lax.scan(substep, (lane, state.out), uniforms, unroll=unroll)
     return eqx.tree_at(
-        lambda s: (s.t, s.x, s.index, s.out, s.step, s.ssa_steps, s.cap, s.bad),
+        lambda s: (s.t, s.x, s.triggers, s.index, s.out, s.step, s.ssa_steps, s.cap, s.code),
         state,
         (
-            jnp.where(exact, ssa.t, state.t),
-            jnp.where(exact, ssa.x, state.x),
-            jnp.where(exact, ssa.index, state.index),
-            jnp.where(exact, ssa.out, state.out),
+            jnp.where(exact, lane.t, state.t),
+            jnp.where(exact, lane.x, state.x),
+            jnp.where(exact, lane.triggers, state.triggers),
+            jnp.where(exact, lane.index, state.index),
+            jnp.where(exact, out, state.out),
             state.step + exact.astype(jnp.uint32),
-            state.ssa_steps + jnp.where(exact, ssa.events, 0),
+            state.ssa_steps + jnp.where(exact, lane.events - tau_steps(state), 0),
             jnp.where(exact, jnp.inf, state.cap),
-            state.bad | (exact & ssa.bad),
+            jnp.where(exact, lane.code, state.code),
         ),
     )
 
 
 def run_tau(method, model, ts, theta, omega, counts0, keys):
+    """All trajectories of keys [n] to the last save time. **Returns:** ``(ys [n, T, S] int32,
+    result [n], stats {name: [n]})``."""
     propensities = propensity_fn(model, theta, omega)
     hor, need = highest_order_table(model)
     tables = (
@@ -286,38 +356,37 @@ def run_tau(method, model, ts, theta, omega, counts0, keys):
         hor.astype(np.int32),
         need.astype(np.int32),
     )
+    start, kernel = chunk_start(model, ts, theta, omega, counts0, keys)
+    events = leap_events(model, theta, omega)
     num_times = ts.shape[0]
-    rows = tables[0]
+    num_reactions = tables[0].shape[0]
 
     def cond(state):
         return jnp.any(tau_active(state, num_times, method.max_steps))
 
     def body(state):
-        state, exact = jax.vmap(lambda lane: tau_leap(lane, ts, propensities, tables, method))(
-            state
-        )
+        state, exact = jax.vmap(
+            lambda lane: tau_leap(lane, ts, propensities, tables, events, method)
+        )(state)
         # Exact steps only in iterations where some lane needs them (not per lane: under vmap
         # both branches of a per-lane choice would run).
         exact_steps = jax.vmap(
-            lambda lane, flag: tau_exact(lane, flag, ts, propensities, rows, method.ssa_steps)
+            lambda lane, flag: tau_exact(lane, flag, ts, kernel, method.ssa_steps, method.max_steps)
         )
         state = jax.lax.cond(jnp.any(exact), lambda s: exact_steps(s, exact), lambda s: s, state)
         return jax.vmap(draw)(state)
 
-    key0, key1 = key_words(keys)
-    state = jax.vmap(lambda k0, k1: draw(tau_init(k0, k1, counts0, ts, rows.shape[0])))(key0, key1)
+    state = jax.vmap(lambda k0, k1: draw(tau_init(k0, k1, start, ts, num_reactions)))(
+        start.key0, start.key1
+    )
     state = jax.lax.while_loop(cond, body, state)
-    steps = state.leaps + state.ssa_steps + state.rejections
-    maxed = (steps >= method.max_steps) & (state.index < num_times)
-
-    def code(bad, maxed):
-        result = RESULTS.where(maxed, RESULTS.max_steps_reached, RESULTS.successful)
-        return RESULTS.where(bad, RESULTS.invalid_propensity, result)
-
-    result = jax.vmap(code)(state.bad, maxed)
+    maxed = (tau_steps(state) >= method.max_steps) & (state.index < num_times)
+    code = jnp.where(
+        state.code != 0, state.code, jnp.where(maxed, RESULTS.max_steps_reached._value, 0)
+    )
     stats = {"num_leaps": state.leaps, "num_ssa_steps": state.ssa_steps}
     stats["num_rejected_steps"] = state.rejections
-    return state.out, result, stats
+    return state.out, jax.vmap(as_result)(code), stats
 
 
 class TauLeap(AbstractStochasticMethod):
@@ -337,11 +406,16 @@ class TauLeap(AbstractStochasticMethod):
     variates (`msjax.stochastic._poisson`: inversion below a mean of 10, Hörmann's PTRS above,
     a rejected candidate redrawn in the next iteration). Random numbers are Threefry-2x32 under
     the trajectory's key at its own step counters, so a trajectory does not depend on the
-    chunk or device that runs it. Models with SBML events are refused (`ModelError`): use
-    `Gillespie`.
+    chunk or device that runs it. SBML events (without delay) execute: a leap stops at the
+    first time a time trigger goes false → true with the counts frozen (the bisection of
+    `Gillespie`), and the events whose trigger went false → true over a leap fire at its end
+    (priorities, persistence and cascades as in `Gillespie`; exact steps are Gillespie's).
+    A state trigger is thus seen at the end of the leap that crossed it, up to τ late, with
+    the counts of that end.
     Reference: Cao, Gillespie & Petzold, J. Chem. Phys. 124:044109 (2006).
     """
 
+    executes_events: ClassVar[bool] = True
     eps: float = 0.03
     n_critical: int = 10
     ssa_factor: float = 10.0

@@ -9,8 +9,8 @@ approximate methods the guide's ``m_t/μ_t`` and ``s_t/σ_t`` within [0.98, 1.02
 
 Models come from `msjax.load_sbml`; its kinetic laws are the propensities in amounts (``Ω = 1``).
 Outputs that are not species (assignment rules, e.g. ``y = 2 X``) are evaluated on every
-trajectory. Events (00028, 00033) run under `Gillespie`; a case the method refuses (TauLeap and
-events) is reported skipped, with the reason.
+trajectory. Events (00028, 00033) run under both methods; a case a method refuses is reported
+skipped, with the reason.
 """
 
 from __future__ import annotations

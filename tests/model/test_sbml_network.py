@@ -97,7 +97,7 @@ def test_steady_state_of_sbml_model_matches_python_model():
 @pytest.mark.parametrize(
     ("text", "method", "reason"),
     [
-        (BIRTH_DEATH + "E1: at (time > 5): X = 0", msjax.TauLeap(), "events (the model has E1)"),
+        (BIRTH_DEATH + "E1: at (time > 5): X = 0", msjax.CLE(), "events (the model has E1)"),
         (BIRTH_DEATH + "k' = 1", msjax.Gillespie(), "'k' changes other than by reactions"),
         (
             "J1: A -> B; k1*A - k2*B; A = 10; B = 0; k1 = 1; k2 = 1",
@@ -112,7 +112,7 @@ def test_steady_state_of_sbml_model_matches_python_model():
     ],
 )
 def test_models_without_a_stochastic_reading_are_refused(text, method, reason):
-    """Gillespie executes events; the approximate methods refuse them by name."""
+    """Gillespie and TauLeap execute events; the CLE refuses them by name."""
     loaded = load_antimony(text)
     with pytest.raises(msjax.MsjaxError, match=re.escape(reason)):
         msjax.simulate(loaded, method, jnp.linspace(0, 1, 3), key=jax.random.PRNGKey(0))
