@@ -30,8 +30,8 @@ def add_fit_commands(subparsers) -> None:
     fit.add_argument("--starts", type=int, default=100, help="number of starts")
     fit.add_argument(
         "--method",
-        default="lbfgs",
-        choices=["lbfgs", "adam", "levenberg_marquardt", "gauss_newton"],
+        default="trust_region",
+        choices=["trust_region", "lbfgs", "adam", "levenberg_marquardt", "gauss_newton"],
     )
     fit.add_argument("--max-steps", type=int, default=500, help="iterations per start")
     fit.add_argument("--seed", type=int, default=0, help="seed of the Latin-hypercube starts")

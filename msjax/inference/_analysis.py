@@ -12,21 +12,11 @@ from .._jit import ode_jit
 from .._types import Array, Float
 from ..deterministic import ODE
 from ._errors import InferenceError
+from ._fisher import fisher_from_jacobians, forward, observable_jacobian
 from ._fit import _clip, _objective, latin_hypercube, lbfgs
 from ._problem import Problem
 
 # --- sensitivities ---------------------------------------------------------------------------
-
-
-@ode_jit
-def _observable_jacobian(problem: Problem, theta):
-    def h_and_sigma(t):
-        h, sigma, ok = problem.predict(t)
-        return (h, jnp.log(sigma)), ok
-
-    (dh, dls), ok = jax.jacfwd(h_and_sigma, has_aux=True)(theta)
-    h, sigma, _ = problem.predict(theta)
-    return h, sigma, dh, dls, ok
 
 
 def sensitivities(problem: Problem, theta, *, normalise: bool = False):
@@ -38,8 +28,7 @@ def sensitivities(problem: Problem, theta, *, normalise: bool = False):
     **Returns:** ``(h [M], S [M, E])`` with ``S_ij = ∂h_i/∂θ_j`` (θ on its scale) or, if
     normalised, ``∂ log h_i / ∂ log θ_j``.
     """
-    forward = problem.with_adjoint(_forward_adjoint())
-    h, _, dh, _, ok = _observable_jacobian(forward, jnp.asarray(theta, dtype=float))
+    h, _, dh, _, ok = observable_jacobian(forward(problem), jnp.asarray(theta, dtype=float))
     if not bool(ok):
         raise InferenceError("sensitivities: a simulation failed at these parameters")
     if not normalise:
@@ -52,12 +41,6 @@ def sensitivities(problem: Problem, theta, *, normalise: bool = False):
     return h, dh / dlin[None, :] * lin[None, :] / h[:, None]
 
 
-def _forward_adjoint():
-    import diffrax
-
-    return diffrax.ForwardMode()
-
-
 def fisher_information(problem: Problem, theta) -> Float[Array, "estimated estimated"]:
     """Expected Fisher information [E, E] on the parameter scale.
 
@@ -65,21 +48,11 @@ def fisher_information(problem: Problem, theta) -> Float[Array, "estimated estim
     information about its mean and log-scale (Gaussian: ``F = JᵀΣ⁻¹J + 2 ∇logσ ∇logσᵀ``);
     ``J`` is exact, from forward-mode autodiff.
     """
-    forward = problem.with_adjoint(_forward_adjoint())
     theta = jnp.asarray(theta, dtype=float)
-    h, sigma, dh, dls, ok = _observable_jacobian(forward, theta)
+    h, sigma, dh, dls, ok = observable_jacobian(forward(problem), theta)
     if not bool(ok):
         raise InferenceError("fisher_information: a simulation failed at these parameters")
-    fim = jnp.zeros((theta.shape[0],) * 2, dtype=theta.dtype)
-    for o, rows in zip(problem.observables, problem.rows, strict=True):
-        if rows.shape[0] == 0:
-            continue
-        i_mu, i_ls = o.noise_model.fisher(h[rows], sigma[rows])
-        i_mu = jnp.broadcast_to(jnp.asarray(i_mu, dtype=theta.dtype), rows.shape)
-        i_ls = jnp.broadcast_to(jnp.asarray(i_ls, dtype=theta.dtype), rows.shape)
-        fim = fim + (dh[rows] * i_mu[:, None]).T @ dh[rows]
-        fim = fim + (dls[rows] * i_ls[:, None]).T @ dls[rows]
-    return 0.5 * (fim + fim.T)
+    return fisher_from_jacobians(problem, h, sigma, dh, dls)
 
 
 # --- sloppiness ------------------------------------------------------------------------------
@@ -291,16 +264,14 @@ def structural_identifiability(
     identifiable directions, and its null space names what the data cannot tell apart
     (e.g. only the product ``k1·k2`` when ``k1`` and ``k2`` enter only as ``k1 k2``).
     """
-    dense = _dense_problem(problem, n_times).with_method(
-        ODE(rtol=1e-11, atol=1e-13, adjoint=_forward_adjoint())
-    )
+    dense = forward(_dense_problem(problem, n_times).with_method(ODE(rtol=1e-11, atol=1e-13)))
     points = latin_hypercube(problem.lower, problem.upper, n_points, key=key)
     log_factor = jnp.where(
         problem.codes == 0, 1.0, jnp.where(problem.codes == 1, 1.0, math.log(10))
     )
     svals, nulls, ranks = [], [], []
     for theta in points:
-        h, _, dh, _, ok = _observable_jacobian(dense, theta)
+        h, _, dh, _, ok = observable_jacobian(dense, theta)
         if not bool(ok):
             continue
         lin = jnp.take(dense.linear_parameters(theta), dense.estimated)

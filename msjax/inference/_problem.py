@@ -135,6 +135,7 @@ class Problem(eqx.Module):
     override_species: tuple[str, ...] = eqx.field(static=True)
     has_preequilibration: bool = eqx.field(static=True)
     has_inf: bool = eqx.field(static=True)
+    observation_only: tuple[bool, ...] = eqx.field(static=True)
     priors: tuple = eqx.field(static=True)
     measurements: tuple[Measurement, ...] = eqx.field(static=True)
     spec: tuple = eqx.field(static=True)  # (parameters, conditions) as given, for rebuilding
@@ -385,6 +386,8 @@ class Problem(eqx.Module):
             for k, i in enumerate(estimated)
             if parameters[i].prior is not None
         )
+        simulated = set(param_src.ravel().tolist()) | set(species_src[species_mask].tolist())
+        self.observation_only = tuple(i not in simulated for i in estimated)
         self.constants = jnp.asarray(constants, dtype=float).reshape(-1)
         self.param_src = jnp.asarray(param_src)
         self.species_src = jnp.asarray(species_src)
@@ -436,6 +439,12 @@ class Problem(eqx.Module):
         """Number of estimated parameters E."""
         return len(self.parameter_ids)
 
+    @property
+    def observation_parameters(self) -> tuple[int, ...]:
+        """Positions in ``parameter_ids`` of the estimated parameters no simulation reads (noise
+        levels, scalings, offsets): they change ``observe``, never ``simulate``."""
+        return tuple(i for i, only in enumerate(self.observation_only) if only)
+
     def nominal_parameters(self) -> Float[Array, " estimated"]:
         """Nominal values [E] of the estimated parameters, on their scale, in ``parameter_ids``
         order."""
@@ -476,13 +485,18 @@ class Problem(eqx.Module):
             y0 = jnp.where(mask[:, None], new, y0)
         return y0
 
-    def simulate(self, theta):
-        """Trajectories of all experiments: ``(ys [X, T(+1), S], ok)``; the extra time slot
-        holds the steady state of experiments measured at ``t = inf``."""
+    def _pool(self, theta):
+        """``(pool [Q + constants], model parameters per experiment [X, P])`` at ``θ``."""
         pool = jnp.concatenate([self.linear_parameters(theta), self.constants])
+        return pool, pool[self.param_src][self.exp_condition]
+
+    def simulate(self, theta) -> tuple[Float[Array, "experiments slots states"], Array]:
+        """Trajectories of all experiments and whether every solve succeeded:
+        ``(ys [X, T(+1), S], ok)``; the extra time slot holds the steady state of experiments
+        measured at ``t = inf``. Failed values are replaced by 1 (``ok`` is False)."""
+        pool, theta_x = self._pool(theta)
         theta_c = pool[self.param_src]
         y0_c = self._initial_states(theta_c, pool)
-        theta_x = theta_c[self.exp_condition]
         y0_x = y0_c[self.exp_condition]
         ok = jnp.asarray(True)
         if self.has_preequilibration:
@@ -503,12 +517,12 @@ class Problem(eqx.Module):
             extra = jnp.zeros((ys.shape[0], 1, ys.shape[2]), dtype=ys.dtype).at[idx, 0].set(x_inf)
             ys = jnp.concatenate([ys, extra], axis=1)
         ys = jnp.where(ok & jnp.isfinite(ys), ys, 1.0)
-        return ys, theta_x, pool, ok
+        return ys, ok
 
-    def predict(self, theta) -> tuple[Float[Array, " rows"], Float[Array, " rows"], Array]:
-        """Simulated observables ``h`` [M] and noise levels ``σ`` [M] at every measurement, and
-        whether every solve succeeded."""
-        ys, theta_x, pool, ok = self.simulate(theta)
+    def observe(self, theta, ys) -> tuple[Float[Array, " rows"], Float[Array, " rows"]]:
+        """Observables ``h`` [M] and noise levels ``σ`` [M] at every measurement, from
+        trajectories ``ys`` [X, T(+1), S] (`simulate`) and ``θ`` [E]."""
+        pool, theta_x = self._pool(theta)
         h = jnp.zeros(self.data.shape, dtype=ys.dtype)
         sigma = jnp.ones(self.data.shape, dtype=ys.dtype)
         for o, rows in zip(self.observables, self.rows, strict=True):
@@ -532,18 +546,30 @@ class Problem(eqx.Module):
             ho, so = jax.vmap(one)(self.row_time[rows], y, th, po, pn)
             h = h.at[rows].set(ho)
             sigma = sigma.at[rows].set(so)
+        return h, sigma
+
+    def predict(self, theta) -> tuple[Float[Array, " rows"], Float[Array, " rows"], Array]:
+        """Simulated observables ``h`` [M] and noise levels ``σ`` [M] at every measurement, and
+        whether every solve succeeded."""
+        ys, ok = self.simulate(theta)
+        h, sigma = self.observe(theta, ys)
         return h, sigma, ok
 
     def log_likelihood_terms(self, theta) -> tuple[Float[Array, " rows"], Array]:
         """``log p(y_i | θ)`` [M] per measurement and the success flag."""
         h, sigma, ok = self.predict(theta)
+        return self.log_likelihood_of(h, sigma), ok
+
+    def log_likelihood_of(self, h, sigma) -> Float[Array, " rows"]:
+        """``log p(y_i | h_i, σ_i)`` [M] of the data given predictions ``h`` [M] and noise
+        levels ``σ`` [M] (each observable's noise model)."""
         terms = jnp.zeros(self.data.shape, dtype=h.dtype)
         for o, rows in zip(self.observables, self.rows, strict=True):
             if rows.shape[0] == 0:
                 continue
             lp = o.noise_model.log_prob(self.data[rows], h[rows], sigma[rows])
             terms = terms.at[rows].set(jnp.asarray(lp, dtype=h.dtype))
-        return terms, ok
+        return terms
 
     def chi2(self, theta) -> Float[Array, ""]:
         """``Σ_i r_i²`` of the standardised residuals (PEtab's chi2:
