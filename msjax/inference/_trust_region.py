@@ -89,9 +89,10 @@ def _subproblem(hessian, g, radius):
     return -vectors @ (a / (eigenvalues + lam))
 
 
-def iterate(s: Region, lower, upper, evaluate):
+def iterate(s: Region, lower, upper, evaluate, restart=False):
     """One trust-region step from ``s``; ``evaluate(x) -> (x', f, g, H)`` at the trial point
-    (it may move the point, e.g. to optimise the observation parameters there).
+    (it may move the point, e.g. to optimise the observation parameters there). With
+    ``restart`` the point ``s.x`` itself is evaluated and taken, as a fresh start.
 
     **Returns:** ``(new state, accepted, step taken [E])``.
     """
@@ -101,20 +102,22 @@ def iterate(s: Region, lower, upper, evaluate):
     p = _subproblem(
         jnp.where(free[:, None] & free[None, :], model, eye), jnp.where(free, s.g, 0.0), s.radius
     )
-    trial = jnp.clip(s.x + p, lower, upper)
+    trial = jnp.where(restart, s.x, jnp.clip(s.x + p, lower, upper))
     step = trial - s.x
     length = jnp.linalg.norm(step)
     predicted = -(s.g @ step + 0.5 * step @ model @ step)
     x, f, g, hessian = evaluate(trial)
     rho = (s.f - f) / jnp.where(predicted > 0, predicted, jnp.inf)
-    accept = (f < s.f) & (rho > _ACCEPT)
+    accept = restart | ((f < s.f) & (rho > _ACCEPT))
     radius = jnp.where(
         rho < 0.25,
         0.25 * length,
         jnp.where((rho > 0.75) & (length >= 0.9 * s.radius), 2.0 * s.radius, s.radius),
     )
+    radius = jnp.where(restart, _RADIUS0, radius)
     pick = lambda new, old: jnp.where(accept, new, old)  # noqa: E731
     correction = _secant_correction(s.S, hessian, x - s.x, g - s.g)
+    correction = jnp.where(restart, 0.0, correction)
     new = Region(
         pick(x, s.x),
         pick(f, s.f),
@@ -155,12 +158,15 @@ def evaluate(problem: Problem, theta):
 
 
 class TrustRegionCarry(eqx.Module):
-    """One start's state: the damped iteration ``s`` and the stopping bookkeeping."""
+    """One start's state: the trust region ``s``, the stopping bookkeeping, and ``fresh``:
+    a new start whose point is evaluated by the next `step` (so one compiled solve serves
+    both)."""
 
     s: Region
     it: Array
     stall: Array
     converged: Array
+    fresh: Array
 
     @property
     def x(self):
@@ -172,18 +178,31 @@ class TrustRegionCarry(eqx.Module):
 
 
 def init(problem: Problem, x0) -> TrustRegionCarry:
-    """The state at ``x0`` [E] (clipped into the bounds)."""
+    """A fresh start at ``x0`` [E] (clipped into the bounds); nothing is solved yet."""
     x = jnp.clip(x0, problem.lower, problem.upper)
+    e = x.shape[0]
+    zeros = jnp.zeros((e, e), dtype=x.dtype)
+    region = Region(
+        x,
+        jnp.asarray(jnp.inf, dtype=x.dtype),
+        jnp.zeros_like(x),
+        zeros,
+        zeros,
+        jnp.asarray(_RADIUS0, dtype=x.dtype),
+    )
     zero = jnp.asarray(0)
-    return TrustRegionCarry(Region.at(*evaluate(problem, x)), zero, zero, jnp.asarray(False))
+    return TrustRegionCarry(region, zero, zero, jnp.asarray(False), jnp.asarray(True))
 
 
 def step(problem: Problem, gtol: float, ftol: float, c: TrustRegionCarry) -> TrustRegionCarry:
-    """One iteration: projected-gradient, stalled-objective and step-size stopping tests."""
-    s, accept, taken = iterate(c.s, problem.lower, problem.upper, lambda x: evaluate(problem, x))
+    """One iteration (one forward-mode solve): projected-gradient, stalled-objective and
+    step-size stopping tests."""
+    s, accept, taken = iterate(
+        c.s, problem.lower, problem.upper, lambda x: evaluate(problem, x), restart=c.fresh
+    )
     small = accept & (c.s.f - s.f <= ftol * (1.0 + jnp.abs(s.f)))
     stall = jnp.where(small, c.stall + 1, jnp.where(accept, 0, c.stall))
     projected = s.x - jnp.clip(s.x - s.g, problem.lower, problem.upper)
-    tiny = jnp.max(jnp.abs(taken)) <= _XTOL * (1.0 + jnp.max(jnp.abs(c.s.x)))
+    tiny = ~c.fresh & (jnp.max(jnp.abs(taken)) <= _XTOL * (1.0 + jnp.max(jnp.abs(c.s.x))))
     converged = (jnp.max(jnp.abs(projected)) <= gtol) | (stall >= _STALL) | tiny
-    return TrustRegionCarry(s, c.it + 1, stall, converged)
+    return TrustRegionCarry(s, c.it + 1, stall, converged, jnp.asarray(False))
