@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._devices import use_all_cores
 from .cli_ensemble import add_ensemble_command
 from .cli_fit import add_fit_commands
 from .cli_tissue import add_tissue_command
@@ -162,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    use_all_cores()
     _enable_x64()
     from msjax import MsjaxError
 

@@ -92,6 +92,64 @@ def test_nllh_gradient_matches_finite_differences_forward_and_reverse():
     np.testing.assert_allclose(grad_r, grad_f, rtol=1e-6, atol=1e-8)
 
 
+def _noisy_birth_death():
+    """Birth–death data with an estimated noise level σ that no simulation reads."""
+    ts = np.linspace(0.5, 5.0, 8)
+    data = 10 * (1 - np.exp(-ts)) + 0.3 * np.sin(7 * ts)
+    return Problem(
+        msjax.models.birth_death(k=10.0, gamma=1.0),
+        [Observable("x", "X", noise="sigma")],
+        [Measurement("x", float(t), float(y)) for t, y in zip(ts, data, strict=True)],
+        [
+            Parameter("k", "log10", 1e-2, 1e3, 10.0),
+            Parameter("gamma", "log10", 1e-2, 1e2, 1.0),
+            Parameter("sigma", "log10", 1e-4, 1e4, 30.0),
+        ],
+        method=msjax.ODE(rtol=1e-10, atol=1e-12, adjoint=diffrax.ForwardMode()),
+    )
+
+
+def test_trust_region_evaluation_gives_the_exact_gradient_and_the_best_noise_level():
+    """One forward-mode pass: the objective and its gradient equal `value_and_grad`'s; σ, which
+    no simulation reads, is moved to its closed-form optimum σ̂² = Σ(y − h)²/M (from 30, far
+    above the residuals, where the Fisher information would take many small steps)."""
+    from msjax.inference import _fisher, _trust_region
+
+    problem = _noisy_birth_death()
+    assert problem.observation_parameters == (2,)
+    theta = problem.nominal_parameters() + jnp.asarray([0.05, -0.03, 0.0])
+    ys, dys, ok = _fisher.state_sensitivities(problem, theta)
+    f, g, hessian = _fisher.scoring(problem, theta, ys, dys, ok)
+    value, grad = problem.value_and_grad(theta, mode="forward")
+    assert float(f) == pytest.approx(float(value), rel=1e-12)
+    np.testing.assert_allclose(g, grad, rtol=1e-9, atol=1e-12)
+    assert np.all(np.linalg.eigvalsh(np.asarray(hessian)) > -1e-9)
+
+    moved, f_moved, _, _ = _trust_region.evaluate(problem, theta)
+    h, _, _ = problem.predict(theta)
+    sigma_hat = np.sqrt(np.mean((np.asarray(problem.data) - np.asarray(h)) ** 2))
+    np.testing.assert_allclose(moved[:2], theta[:2], rtol=0, atol=0)
+    assert 10.0 ** float(moved[2]) == pytest.approx(sigma_hat, rel=1e-8)
+    assert float(f_moved) == pytest.approx(float(problem.objective(moved)), rel=1e-12)
+
+
+def test_trust_region_fit_reaches_the_optimum_from_every_start():
+    """Three starts spread over the bounds reach the same optimum: zero projected gradient, the
+    objective of the best start and σ at its closed form."""
+    problem = _noisy_birth_death()
+    x0 = jnp.asarray([[-1.5, 1.5, 3.0], [2.5, -1.5, -3.0], [0.0, 0.0, 0.0]])
+    result = fit(problem, x0=x0, key=None, ode_rtol=None)
+    best = result.x
+    np.testing.assert_allclose(result.fvals, result.fun, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(result.xs, np.broadcast_to(best, (3, 3)), atol=1e-4)
+    assert np.asarray(result.converged).all()
+    _, grad = problem.value_and_grad(best)
+    assert float(jnp.max(jnp.abs(grad))) < 1e-4
+    h, _, _ = problem.predict(best)
+    sigma_hat = np.sqrt(np.mean((np.asarray(problem.data) - np.asarray(h)) ** 2))
+    assert 10.0 ** float(best[2]) == pytest.approx(sigma_hat, rel=1e-6)
+
+
 def test_failed_solve_gives_inf_not_nan():
     model = msjax.models.birth_death()
     problem = Problem(
