@@ -13,7 +13,8 @@ true with the counts frozen, found by bisection on the trigger's truth value in
 ``(t, t + τ]``; the events fire at ``s`` and a fresh waiting time is drawn from ``s`` (exact for
 the direct method by memorylessness). **Assumption:** between two reactions a trigger flips at
 most once (monotone in time, e.g. ``t ≥ 25``); a trigger that goes true and back to false
-within one waiting time is not seen.
+within one waiting time is not seen. `TauLeap` uses the same pieces with the counts frozen at
+the start of a leap: the leap ends at the first time trigger, and the events fire at its end.
 """
 
 import jax

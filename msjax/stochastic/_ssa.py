@@ -174,7 +174,8 @@ def draw_uniforms(lanes: Lanes) -> Lanes:
 
 
 def advance_lane(lane: Lanes, ts, kernel, max_steps: int):
-    """One step of one lane. Returns the lane and the save slot of its old counts (``T``: none)."""
+    """One step of one lane (also `TauLeap`'s exact steps). Returns the lane and the save slot
+    of its old counts (``T``: none)."""
     num_times = ts.shape[0]
     active = lanes_active(lane, num_times, max_steps)
     t, x, triggers, save, code = kernel(

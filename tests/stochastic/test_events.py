@@ -175,6 +175,21 @@ def test_non_count_assignment_is_an_error():
         )
 
 
+def test_tauleap_computed_non_count_assignment_is_a_result_code():
+    """A leap's event assigning ``X − 0.5`` (not a count) ends the trajectory with the result
+    ``invalid_counts``; every trajectory passes 5000 by t = 6 (X ~ Poisson(6000))."""
+    sol = msjax.simulate(
+        _immigration("at (X > 5000): X = X - 0.5"),
+        TauLeap(),
+        jnp.array([0.0, 4.0, 6.0]),
+        key=jax.random.PRNGKey(0),
+        n=20,
+        throw=False,
+    )
+    assert (np.asarray(sol.result._value) == msjax.RESULTS.invalid_counts._value).all()
+    assert (np.asarray(sol["X"])[:, 1] < 5000).all()  # saves before the bad event are kept
+
+
 def test_cle_refuses_events():
     with pytest.raises(msjax.ModelError, match="CLE does not execute SBML events.*reset"):
         msjax.simulate(
