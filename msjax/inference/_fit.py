@@ -385,9 +385,9 @@ def fit(
       step ``learning_rate``), ``"levenberg_marquardt"`` / ``"gauss_newton"`` (optimistix, on
       ``problem.residuals``: Gaussian noise models only).
     - ``key``: PRNG key for the starts; ``max_steps``: iterations per start;
-      ``gtol``: projected-gradient tolerance; ``ftol``: relative change in the objective
-      that counts as no progress (trust region: three accepted steps in a row, default 1e-7;
-      L-BFGS: five iterations, default 1e-10).
+      ``gtol``: projected-gradient tolerance; ``ftol``: a change of the objective that counts
+      as no progress (trust region: an absolute fall over 10 iterations, default 1e-3
+      log-likelihood units; L-BFGS: a relative change in 5 iterations in a row, default 1e-10).
     - ``lanes``: starts advanced together (default `default_lanes`).
     - ``ode_max_steps``: ODE steps per solve during the fit (AMICI's default 10⁴; None: the
       problem's own): a start whose solve needs more gets +inf there and the line search
@@ -408,7 +408,7 @@ def fit(
     if method not in METHODS:
         raise InferenceError(f"unknown fit method {method!r}; known: {list(METHODS)}")
     if ftol is None:
-        ftol = 1e-7 if method == "trust_region" else 1e-10
+        ftol = 1e-3 if method == "trust_region" else 1e-10
     dtype = problem.lower.dtype
     if x0 is None:
         x0s = latin_hypercube(problem.lower, problem.upper, n_starts, key=key)
