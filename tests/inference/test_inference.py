@@ -133,6 +133,7 @@ def test_trust_region_evaluation_gives_the_exact_gradient_and_the_best_noise_lev
     assert float(f_moved) == pytest.approx(float(problem.objective(moved)), rel=1e-12)
 
 
+@pytest.mark.slow  # run by .ci/run's inference step
 def test_trust_region_fit_reaches_the_optimum_from_every_start():
     """Three starts spread over the bounds reach the same optimum: zero projected gradient, the
     objective of the best start and σ at its closed form."""
