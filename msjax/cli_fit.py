@@ -239,7 +239,7 @@ def fitting_demo(out: Path, *, n_starts: int = 20, seed: int = 0) -> dict:
     fvals = np.asarray(result.fvals)
     near = int(np.sum(fvals <= fvals[0] + 0.1))
     print(
-        f"  {n_starts} L-BFGS starts: best nllh {float(result.fun):.3f} "
+        f"  {n_starts} {result.method} starts: best nllh {float(result.fun):.3f} "
         f"({near}/{n_starts} within 0.1; nllh at the true parameters "
         f"{float(problem.nllh(jnp.asarray(truth))):.3f})"
     )
