@@ -28,7 +28,7 @@ from pathlib import Path
 
 from msjax._devices import use_all_cores
 
-use_all_cores()  # fit lanes over one CPU device per core (pyPESTO below runs on one core)
+use_all_cores()  # as the command line does (pyPESTO below runs on one core)
 
 import jax  # noqa: E402
 

@@ -256,14 +256,12 @@ def _least_squares(problem, method, x0s, max_steps, rtol, atol):
 
 
 def default_lanes(n_starts: int) -> int:
-    """Starts advanced together by default: all of them on an accelerator; on CPU one per
-    local device, unbatched (a vmapped lane costs about as much as a separate solve there,
-    and every lane waits for the stiffest one; bench/fit.py). For one CPU device per core, start
-    Python with ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` (``msjax fit``
-    does)."""
-    if jax.default_backend() != "cpu":
-        return n_starts
-    return min(n_starts, jax.local_device_count())
+    """Starts advanced together by default: all of them on an accelerator; on CPU one,
+    unbatched. A vmapped lane costs about as much as a separate solve there, and every lane of
+    a batch waits for its stiffest start; lanes split over two host devices with `shard_map`
+    ran slower still (20 Boehm starts, unloaded: one lane 8.3 s, two sharded lanes 15.6 s;
+    bench/fit.py)."""
+    return n_starts if jax.default_backend() != "cpu" else 1
 
 
 def _lane_devices(lanes: int) -> int:
