@@ -94,7 +94,7 @@ def iterate(s: Region, lower, upper, evaluate, restart=False):
     (it may move the point, e.g. to optimise the observation parameters there). With
     ``restart`` the point ``s.x`` itself is evaluated and taken, as a fresh start.
 
-    **Returns:** ``(new state, accepted, step taken [E])``.
+    **Returns:** ``(new state, step taken [E])``.
     """
     free = _free(s, lower, upper)
     eye = jnp.eye(s.x.shape[0], dtype=s.x.dtype)
@@ -126,7 +126,7 @@ def iterate(s: Region, lower, upper, evaluate, restart=False):
         pick(correction, s.S),
         radius,
     )
-    return new, accept, step
+    return new, step
 
 
 def _optimise_observation_parameters(problem: Problem, theta, ys):
@@ -198,7 +198,7 @@ def step(problem: Problem, gtol: float, ftol: float, c: TrustRegionCarry) -> Tru
     a step below 1e-10, or when the objective fell by less than ``ftol`` (absolute, in
     log-likelihood units) over the last 10 iterations: a crawl along a flat valley that
     changes nothing a likelihood-ratio test could see."""
-    s, accept, taken = iterate(
+    s, taken = iterate(
         c.s, problem.lower, problem.upper, lambda x: evaluate(problem, x), restart=c.fresh
     )
     it = c.it + 1
