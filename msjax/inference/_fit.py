@@ -370,10 +370,10 @@ def fit(
     """Minimise ``problem.objective`` (nllh − log prior) from ``n_starts`` starts.
 
     Starts are a Latin hypercube in the bounds on the parameter scale (or ``x0`` [N, E]).
-    One compiled program advances ``lanes`` starts together under `jax.vmap`, ``chunk``
-    iterations per call; between calls, lanes whose start has finished take the next one (a
-    pool), so a slow start holds up only its own lane and memory does not grow with
-    ``n_starts``.
+    One compiled program advances ``lanes`` starts together (under `jax.vmap`, split over
+    local devices when there are several), ``chunk`` iterations per call; between calls,
+    lanes whose start has finished take the next one (a pool), so a slow start holds up only
+    its own lane and memory does not grow with ``n_starts``.
 
     **Arguments:**
     - ``method``: ``"trust_region"`` (default: a bound-constrained trust region on the
@@ -386,15 +386,14 @@ def fit(
       ``gtol``: projected-gradient tolerance; ``ftol``: a change of the objective that counts
       as no progress (trust region: an absolute fall over 10 iterations, default 1e-3
       log-likelihood units; L-BFGS: a relative change in 5 iterations in a row, default 1e-10).
-    - ``lanes``: starts advanced together (default `default_lanes`).
+    - ``lanes``: starts advanced together (default `default_lanes`: one on CPU).
     - ``ode_max_steps``: ODE steps per solve during the fit (AMICI's default 10⁴; None: the
       problem's own): a start whose solve needs more gets +inf there and the line search
       steps back, instead of every lane waiting for it.
     - ``ode_rtol``: the ODE's relative tolerance during the fit, if looser than the problem's
-      (None: the problem's own).
-      Looser than the problem's 1e-8 by default: on Boehm_JProteomeRes2014 the starts reach
-      the same optima three times faster (bench/fit.py). The reported objective values are
-      computed again at the problem's own tolerances.
+      (None: the problem's own). Looser than the problem's 1e-8 by default: 20 starts of
+      Boehm_JProteomeRes2014 reached the same optima three times faster. The reported
+      objective values are computed again at the problem's own tolerances.
     - ``progress``: a tqdm bar over finished starts (default: on for more than 100 starts ×
       100 steps).
 
