@@ -1,6 +1,8 @@
-"""One XLA CPU device per core, so that work split over local devices uses every core."""
+"""Local devices: one XLA CPU device per core, and how many devices a batch splits over."""
 
 import os
+
+import jax
 
 _FLAG = "--xla_force_host_platform_device_count"
 
@@ -15,3 +17,11 @@ def use_all_cores() -> None:
     if _FLAG in flags or cores == 1:
         return
     os.environ["XLA_FLAGS"] = f"{flags} {_FLAG}={cores}".strip()
+
+
+def dividing_device_count(n: int) -> int:
+    """The most local devices that split ``n`` items evenly (1 when none but one does)."""
+    devices = jax.local_device_count()
+    while n % devices:
+        devices -= 1
+    return devices

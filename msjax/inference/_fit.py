@@ -12,6 +12,7 @@ import numpy as np
 import optax
 import optimistix as optx
 
+from .._devices import dividing_device_count
 from .._jit import ode_jit
 from .._types import Array, Float
 from . import _trust_region
@@ -264,14 +265,6 @@ def default_lanes(n_starts: int) -> int:
     return n_starts if jax.default_backend() != "cpu" else 1
 
 
-def _lane_devices(lanes: int) -> int:
-    """Local devices the lanes are split over: the most that divide them evenly."""
-    devices = min(jax.local_device_count(), lanes)
-    while lanes % devices:
-        devices -= 1
-    return devices
-
-
 def _where_tree(mask, a, b):
     """Leaves of ``a`` where ``mask`` (a scalar, or [L] over the leading lane axis), else of
     ``b``."""
@@ -284,7 +277,7 @@ def _where_tree(mask, a, b):
 
 
 def _pool(problem, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_steps, bar):
-    """Run the starts ``x0s`` [N, E] through a pool of ``lanes`` vmapped lanes: after every
+    """Run the starts ``x0s`` [N, E] through a pool of ``lanes`` lanes: after every
     ``chunk`` iterations finished lanes hand in their result and take the next start.
 
     Returns ``(xs [N, E], fvals [N], iterations [N], converged [N])`` as NumPy arrays.
@@ -293,7 +286,7 @@ def _pool(problem, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_ste
     xs, fvals = np.array(x0s), np.full(n, np.inf)
     iterations, converged = np.zeros(n, dtype=int), np.zeros(n, dtype=bool)
     owner = np.arange(lanes)  # the start each lane runs; -1: idle
-    devices = _lane_devices(lanes)
+    devices = dividing_device_count(lanes)
     # Numbers as arrays, not Python constants: a fit with other settings reuses the compilation.
     learning_rate, gtol, ftol = (
         jnp.asarray(v, dtype=x0s.dtype) for v in (learning_rate, gtol, ftol)

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
+from .._devices import dividing_device_count
 from .._errors import ModelError
 from .._simulate import as_parameters, as_state
 from .._solution import RESULTS
@@ -205,13 +206,6 @@ def _quantiles(histogram, edges, levels, integer: bool):
     return out
 
 
-def _devices_for(chunk: int) -> int:
-    devices = jax.local_device_count()
-    while chunk % devices:
-        devices -= 1
-    return devices
-
-
 def ensemble_stats(
     model,
     method: AbstractStochasticMethod,
@@ -264,7 +258,7 @@ def ensemble_stats(
     devices = jax.local_device_count()
     chunk = min(int(chunk_size), n)
     chunk = devices * math.ceil(chunk / devices)
-    devices = _devices_for(chunk)
+    devices = dividing_device_count(chunk)
     num_chunks = math.ceil(n / chunk)
     levels = np.asarray(quantiles, dtype=np.float64)
     if np.any((levels < 0) | (levels > 1)):
@@ -350,7 +344,7 @@ def ensemble_trajectories(
     check_counts(model, y0, getattr(method, "omega", 1.0))
     devices = jax.local_device_count()
     chunk = devices * math.ceil(min(int(chunk_size), int(n)) / devices)
-    devices = _devices_for(chunk)
+    devices = dividing_device_count(chunk)
     pieces, flags = [], []
     for start in range(0, int(n), chunk):
         first = jnp.asarray(start, dtype=jnp.uint32)  # traced: one compile for all chunks
