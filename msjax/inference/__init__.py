@@ -16,6 +16,7 @@ from ._errors import InferenceError as InferenceError
 from ._errors import PEtabError as PEtabError
 from ._fit import FitResult as FitResult
 from ._fit import default_lanes as default_lanes
+from ._fit import feasible_starts as feasible_starts
 from ._fit import fit as fit
 from ._fit import latin_hypercube as latin_hypercube
 from ._noise import AbstractNoiseModel as AbstractNoiseModel

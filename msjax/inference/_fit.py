@@ -75,6 +75,34 @@ def latin_hypercube(lower, upper, n: int, *, key) -> Float[Array, "n dims"]:
     return lower + (upper - lower) * (perms.astype(lower.dtype) + u) / n
 
 
+@ode_jit
+def _objective_at_each(problem: Problem, xs, batch):
+    return jax.lax.map(problem.objective, xs, batch_size=batch)
+
+
+def feasible_starts(problem: Problem, n: int, *, key, rounds: int = 10):
+    """``n`` starts [n, E] from a Latin hypercube in the bounds, where a start whose
+    objective cannot be computed (its solve fails) is replaced by a point of a fresh
+    hypercube, up to ``rounds`` hypercubes (as pyPESTO resamples non-finite starts). Far
+    corners of a box of many decades often give dynamics too stiff to solve; a start there
+    would end at once as failed. Costs one solve per point tried."""
+    batch = default_lanes(n)
+    starts, missing = None, None
+    for k in jax.random.split(key, rounds):
+        points = np.array(latin_hypercube(problem.lower, problem.upper, n, key=k))
+        values = _objective_at_each(problem, jnp.asarray(points), batch if batch > 1 else None)
+        finite = np.isfinite(np.asarray(values))
+        if starts is None:
+            starts, missing = points, np.flatnonzero(~finite)
+        else:
+            good = points[finite][: missing.size]
+            starts[missing[: good.shape[0]]] = good
+            missing = missing[good.shape[0] :]
+        if not missing.size:
+            break
+    return jnp.asarray(starts)
+
+
 def _objective(problem: Problem):
     """``problem.objective`` differentiated in the problem's mode, behind a reverse-mode
     interface (for optax)."""
@@ -200,13 +228,14 @@ def _init_all(problem, method, learning_rate, x0s):
 
 
 @ode_jit
-def _run_chunk(problem, method, learning_rate, gtol, ftol, carries, stop, max_steps, devices):
+def _run_chunk(problem, method, learning_rate, gtol, ftol, best, carries, stop, max_steps, devices):
     """Advance every lane until it is done or has reached ``stop`` [L] iterations; the lanes
-    are split over the first ``devices`` local devices, each running its own loops."""
+    are split over the first ``devices`` local devices, each running its own loops. ``best``:
+    the lowest objective of the finished starts (+inf: none)."""
 
     def step(c):
         if method == "trust_region":
-            return _trust_region.step(problem, gtol, ftol, c)
+            return _trust_region.step(problem, gtol, ftol, best, c)
         return _step(problem, method, learning_rate, gtol, ftol, c)
 
     def one(carry, stop):
@@ -296,8 +325,9 @@ def _pool(problem, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_ste
     queued = lanes
     while (owner >= 0).any():
         stop = carries.it + chunk
+        best = jnp.asarray(np.min(fvals), dtype=x0s.dtype)
         carries = _run_chunk(
-            problem, method, learning_rate, gtol, ftol, carries, stop, limit, devices
+            problem, method, learning_rate, gtol, ftol, best, carries, stop, limit, devices
         )
         done = np.asarray(_done(carries, max_steps)) & (owner >= 0)
         finished = owner[done]
@@ -350,6 +380,7 @@ def fit(
     *,
     key,
     x0: Float[Array, "starts estimated"] | None = None,
+    resample: bool = True,
     max_steps: int = 500,
     learning_rate: float = 0.05,
     gtol: float = 1e-5,
@@ -362,7 +393,8 @@ def fit(
 ) -> FitResult:
     """Minimise ``problem.objective`` (nllh − log prior) from ``n_starts`` starts.
 
-    Starts are a Latin hypercube in the bounds on the parameter scale (or ``x0`` [N, E]).
+    Starts are a Latin hypercube in the bounds on the parameter scale, where points whose
+    solve fails are resampled (`feasible_starts`), or ``x0`` [N, E].
     One compiled program advances ``lanes`` starts together (under `jax.vmap`, split over
     local devices when there are several), ``chunk`` iterations per call; between calls,
     lanes whose start has finished take the next one (a pool), so a slow start holds up only
@@ -375,10 +407,12 @@ def fit(
       model), ``"lbfgs"`` (optax L-BFGS with backtracking line search), ``"adam"`` (optax,
       step ``learning_rate``), ``"levenberg_marquardt"`` / ``"gauss_newton"`` (optimistix, on
       ``problem.residuals``: Gaussian noise models only).
-    - ``key``: PRNG key for the starts; ``max_steps``: iterations per start;
+    - ``key``: PRNG key for the starts; ``resample``: replace starts whose solve fails (False:
+      the plain hypercube); ``max_steps``: iterations per start;
       ``gtol``: projected-gradient tolerance; ``ftol``: a change of the objective that counts
-      as no progress (trust region: an absolute fall over 10 iterations, default 1e-3
-      log-likelihood units; L-BFGS: a relative change in 5 iterations in a row, default 1e-10).
+      as no progress (trust region: an absolute fall over 10 iterations for starts more than
+      1 above the best finished start, over 50 for the others, default 1e-3 log-likelihood
+      units; L-BFGS: a relative change in 5 iterations in a row, default 1e-10).
     - ``lanes``: starts advanced together (default `default_lanes`: one on CPU).
     - ``ode_max_steps``: ODE steps per solve during the fit (AMICI's default 10⁴; None: the
       problem's own): a start whose solve needs more gets +inf there and the line search
@@ -399,21 +433,25 @@ def fit(
         raise InferenceError(f"unknown fit method {method!r}; known: {list(METHODS)}")
     if ftol is None:
         ftol = 1e-3 if method == "trust_region" else 1e-10
-    dtype = problem.lower.dtype
-    if x0 is None:
-        x0s = latin_hypercube(problem.lower, problem.upper, n_starts, key=key)
-    else:
-        x0s = jnp.asarray(x0, dtype=dtype).reshape(-1, problem.n_parameters)
-    n = x0s.shape[0]
-    lanes = default_lanes(n) if lanes is None else lanes
-    if not 1 <= lanes or not 1 <= chunk:
-        raise InferenceError(f"fit needs lanes >= 1 and chunk >= 1 (got {lanes}, {chunk})")
-    lanes = min(lanes, n)
+    start = time.perf_counter()
     solver = {"max_steps": ode_max_steps}
     if ode_rtol is not None:
         solver["rtol"] = max(ode_rtol, problem.method.rtol)
     solver = {k: v for k, v in solver.items() if v is not None}
     fitted = problem.with_method(dataclasses.replace(problem.method, **solver))
+    if x0 is None:
+        x0s = (
+            feasible_starts(fitted, n_starts, key=key)
+            if resample
+            else latin_hypercube(problem.lower, problem.upper, n_starts, key=key)
+        )
+    else:
+        x0s = jnp.asarray(x0, dtype=problem.lower.dtype).reshape(-1, problem.n_parameters)
+    n = x0s.shape[0]
+    lanes = default_lanes(n) if lanes is None else lanes
+    if not 1 <= lanes or not 1 <= chunk:
+        raise InferenceError(f"fit needs lanes >= 1 and chunk >= 1 (got {lanes}, {chunk})")
+    lanes = min(lanes, n)
     if method == "trust_region":
         fitted = forward(fitted)
     show = progress if progress is not None else n * max_steps > 10_000
@@ -422,7 +460,6 @@ def fit(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, desc=f"fit ({method}, {n} starts, {lanes} lanes)")
-    start = time.perf_counter()
     if method in ("levenberg_marquardt", "gauss_newton"):
         xs, fvals, iterations, converged = _batches_least_squares(
             fitted, method, x0s, lanes, max_steps, bar

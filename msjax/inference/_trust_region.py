@@ -26,7 +26,9 @@ from ._problem import Problem
 _RADIUS0 = 0.1  # initial trust radius on the parameter scale (a tenth of a decade for log10)
 _ACCEPT = 1e-4  # minimum actual/predicted decrease
 _WINDOW = 10  # iterations over which the objective must fall by more than ftol
+_LONG_WINDOW = 50  # the same near the best objective found
 _XTOL = 1e-10
+_NEAR_BEST = 1.0  # a start within this of the best objective found is not stopped for crawling
 _INNER_STEPS = 30  # iterations on the observation parameters per trial point
 _BISECTIONS = 60
 
@@ -165,6 +167,7 @@ class TrustRegionCarry(eqx.Module):
     s: Region
     it: Array
     checkpoint: Array  # the objective _WINDOW iterations ago (at the last multiple)
+    long_checkpoint: Array  # the same for _LONG_WINDOW
     converged: Array
     fresh: Array
 
@@ -190,22 +193,34 @@ def init(problem: Problem, x0) -> TrustRegionCarry:
         zeros,
         jnp.asarray(_RADIUS0, dtype=x.dtype),
     )
-    return TrustRegionCarry(region, jnp.asarray(0), region.f, jnp.asarray(False), jnp.asarray(True))
+    return TrustRegionCarry(
+        region, jnp.asarray(0), region.f, region.f, jnp.asarray(False), jnp.asarray(True)
+    )
 
 
-def step(problem: Problem, gtol: float, ftol: float, c: TrustRegionCarry) -> TrustRegionCarry:
+def step(
+    problem: Problem, gtol: float, ftol: float, best: float, c: TrustRegionCarry
+) -> TrustRegionCarry:
     """One iteration (one forward-mode solve). Stops at a projected gradient below ``gtol``,
     a step below 1e-10, or when the objective fell by less than ``ftol`` (absolute, in
-    log-likelihood units) over the last 10 iterations: a crawl along a flat valley that
-    changes nothing a likelihood-ratio test could see."""
+    log-likelihood units) over the last 50 iterations, or over the last 10 for a start more
+    than 1 above ``best`` (the lowest objective other starts reached; +inf: none yet): a crawl
+    along a flat valley far from the best optimum found. Near it, the last tenths of a unit
+    in the curved valleys of sloppy models (Crauste_CellSystems2017) can take hundreds of
+    iterations with pauses longer than 10."""
     s, taken = iterate(
         c.s, problem.lower, problem.upper, lambda x: evaluate(problem, x), restart=c.fresh
     )
     it = c.it + 1
-    at_checkpoint = (it % _WINDOW == 0) & ~c.fresh
-    stalled = at_checkpoint & (c.checkpoint - s.f < ftol)
-    checkpoint = jnp.where(c.fresh | at_checkpoint, s.f, c.checkpoint)
+    short = (it % _WINDOW == 0) & ~c.fresh
+    long = (it % _LONG_WINDOW == 0) & ~c.fresh
+    far = s.f > best + _NEAR_BEST
+    stalled = (short & far & (c.checkpoint - s.f < ftol)) | (
+        long & (c.long_checkpoint - s.f < ftol)
+    )
+    checkpoint = jnp.where(c.fresh | short, s.f, c.checkpoint)
+    long_checkpoint = jnp.where(c.fresh | long, s.f, c.long_checkpoint)
     projected = s.x - jnp.clip(s.x - s.g, problem.lower, problem.upper)
     tiny = ~c.fresh & (jnp.max(jnp.abs(taken)) <= _XTOL * (1.0 + jnp.max(jnp.abs(c.s.x))))
     converged = (jnp.max(jnp.abs(projected)) <= gtol) | stalled | tiny
-    return TrustRegionCarry(s, it, checkpoint, converged, jnp.asarray(False))
+    return TrustRegionCarry(s, it, checkpoint, long_checkpoint, converged, jnp.asarray(False))

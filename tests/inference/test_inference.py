@@ -22,8 +22,10 @@ from msjax.inference import (
     Parameter,
     Poisson,
     Problem,
+    feasible_starts,
     fisher_information,
     fit,
+    latin_hypercube,
     profile,
     sloppiness,
     structural_identifiability,
@@ -107,6 +109,29 @@ def _noisy_birth_death():
         ],
         method=msjax.ODE(rtol=1e-10, atol=1e-12, adjoint=diffrax.ForwardMode()),
     )
+
+
+def test_starts_whose_solve_fails_are_replaced_by_fresh_points():
+    """Lotka–Volterra over four decades of rates with 100 ODE steps: fast oscillations fail to
+    solve in most of the box. `feasible_starts` keeps the hypercube's solvable points where
+    they are and fills the others from fresh hypercubes."""
+    problem = Problem(
+        msjax.models.lotka_volterra(),
+        [Observable("x", "X", noise=1.0)],
+        [Measurement("x", float(t), 10.0) for t in np.linspace(1.0, 10.0, 5)],
+        [Parameter(name, "log10", 1e-2, 1e2, 1.0) for name in ("a", "b", "d")],
+        method=msjax.ODE(rtol=1e-6, atol=1e-8, max_steps=100, adjoint=diffrax.ForwardMode()),
+    )
+    key = jax.random.key(0)
+    first = np.asarray(
+        latin_hypercube(problem.lower, problem.upper, 20, key=jax.random.split(key, 10)[0])
+    )
+    solvable = np.isfinite([float(problem.objective(x)) for x in first])
+    assert 0 < solvable.sum() < 10
+    starts = np.asarray(feasible_starts(problem, 20, key=key))
+    assert np.isfinite([float(problem.objective(x)) for x in starts]).all()
+    np.testing.assert_array_equal(starts[solvable], first[solvable])
+    assert np.all((starts >= np.asarray(problem.lower)) & (starts <= np.asarray(problem.upper)))
 
 
 def test_trust_region_evaluation_gives_the_exact_gradient_and_the_best_noise_level():
