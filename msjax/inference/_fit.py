@@ -305,11 +305,13 @@ def _where_tree(mask, a, b):
     return jax.tree.map(pick, a, b)
 
 
-def _pool(problem, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_steps, bar):
+def _pool(problem, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_steps, deadline, bar):
     """Run the starts ``x0s`` [N, E] through a pool of ``lanes`` lanes: after every
-    ``chunk`` iterations finished lanes hand in their result and take the next start.
+    ``chunk`` iterations finished lanes hand in their result and take the next start, until
+    ``deadline`` (`time.perf_counter`; None: none) has passed.
 
-    Returns ``(xs [N, E], fvals [N], iterations [N], converged [N])`` as NumPy arrays.
+    Returns ``(xs [B, E], fvals [B], iterations [B], converged [B])`` as NumPy arrays for the
+    first ``B`` starts, those begun before the deadline.
     """
     n = x0s.shape[0]
     xs, fvals = np.array(x0s), np.full(n, np.inf)
@@ -335,7 +337,8 @@ def _pool(problem, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_ste
         fvals[finished] = np.asarray(carries.f)[done]
         iterations[finished] = np.asarray(carries.it)[done]
         converged[finished] = np.asarray(carries.converged)[done]
-        refill = np.flatnonzero(done)[: n - queued]
+        late = deadline is not None and time.perf_counter() > deadline
+        refill = np.flatnonzero(done)[: 0 if late else n - queued]
         owner[done] = -1
         if refill.size:
             owner[refill] = np.arange(queued, queued + refill.size)
@@ -347,7 +350,7 @@ def _pool(problem, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_ste
         if bar is not None:
             bar.update(int(done.sum()))
             bar.set_postfix(best=float(np.min(fvals)))
-    return xs, fvals, iterations, converged
+    return xs[:queued], fvals[:queued], iterations[:queued], converged[:queued]
 
 
 def _batches_least_squares(problem, method, x0s, lanes, max_steps, bar):
@@ -389,6 +392,7 @@ def fit(
     chunk: int = 5,
     ode_max_steps: int | None = 10_000,
     ode_rtol: float | None = 1e-6,
+    max_time: float | None = None,
     progress: bool | None = None,
 ) -> FitResult:
     """Minimise ``problem.objective`` (nllh − log prior) from ``n_starts`` starts.
@@ -421,6 +425,9 @@ def fit(
       (None: the problem's own). Looser than the problem's 1e-8 by default: 20 starts of
       Boehm_JProteomeRes2014 reached the same optima three times faster. The reported
       objective values are computed again at the problem's own tolerances.
+    - ``max_time``: seconds after which no further start begins (those begun run to their
+      end; the result holds only the starts begun). None: no limit. Not for the least-squares
+      methods.
     - ``progress``: a tqdm bar over finished starts (default: on for more than 100 starts ×
       100 steps).
 
@@ -465,9 +472,11 @@ def fit(
             fitted, method, x0s, lanes, max_steps, bar
         )
     else:
+        deadline = None if max_time is None else start + max_time
         xs, fvals, iterations, converged = _pool(
-            fitted, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_steps, bar
+            fitted, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_steps, deadline, bar
         )
+        x0s = x0s[: fvals.shape[0]]
     if fitted.method.rtol != problem.method.rtol:
         fvals = _objectives(problem, xs, fvals)
     wall = time.perf_counter() - start
