@@ -158,8 +158,11 @@ def bench_pypesto(name: str, starts: int, reference: float) -> dict | None:
         return objective(x), np.asarray(fd)
 
     x = np.asarray(importer.petab_problem.x_nominal_free_scaled)
-    _, nllh = timed(lambda: objective(x), repeats=3)
-    _, grad = timed(lambda: value_and_grad(x), repeats=3)
+    try:
+        _, nllh = timed(lambda: objective(x), repeats=3)
+        _, grad = timed(lambda: value_and_grad(x), repeats=3)
+    except RuntimeError as error:  # e.g. CVODE failing at the nominal parameters (Schwen)
+        return {"error": f"{type(error).__name__}: {error}"}
     row = {"nllh": float(objective(x)), "nllh_s": nllh, "grad_fd_s": grad}
     if starts:
         rng = np.random.default_rng(0)
