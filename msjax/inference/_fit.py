@@ -85,7 +85,8 @@ def feasible_starts(problem: Problem, n: int, *, key, rounds: int = 10):
     objective cannot be computed (its solve fails) is replaced by a point of a fresh
     hypercube, up to ``rounds`` hypercubes (as pyPESTO resamples non-finite starts). Far
     corners of a box of many decades often give dynamics too stiff to solve; a start there
-    would end at once as failed. Costs one solve per point tried."""
+    would end at once as failed. Costs one solve per point tried. Starts still failing after
+    ``rounds`` hypercubes are kept (`fit` flags them failed)."""
     batch = default_lanes(n)
     starts, missing = None, None
     for k in jax.random.split(key, rounds):
