@@ -91,8 +91,9 @@ def bench_msjax(name: str, starts: int, reference: float, budget: float | None) 
 
 def fit_row(problem, starts: int, reference: float, budget: float | None) -> dict:
     """A ``starts``-start fit with msjax's defaults (one call, as a user makes it), beginning
-    no new start after ``budget`` seconds; its compilation is timed first by a fit that stops
-    after one iteration of one start."""
+    no new start after ``budget`` seconds. Its compilation is timed first by a fit that stops
+    after one iteration of one start; that time also holds one pass of resampling the starts
+    (a solve per start), which the timed fit does again."""
     theta = problem.nominal_parameters()
     objective_ref = float(problem.objective(theta))
     key = jax.random.key(0)
@@ -103,6 +104,7 @@ def fit_row(problem, starts: int, reference: float, budget: float | None) -> dic
     fvals = np.asarray(result.fvals)
     reached = int(np.sum(fvals <= objective_ref + 0.1))
     wall = result.wall_time
+    best_nllh = float(problem.nllh(result.x))
     return dict(
         fit_lanes=default_lanes(starts),
         fit_compile_s=compile_s,
@@ -114,8 +116,8 @@ def fit_row(problem, starts: int, reference: float, budget: float | None) -> dic
         fit_fraction=reached / len(fvals),
         fit_s_per_reached=wall / reached if reached else None,
         fit_best_objective=float(result.fun),
-        fit_best_nllh=float(problem.nllh(result.x)),
-        fit_best_within_0_1=float(problem.nllh(result.x)) <= reference + 0.1,
+        fit_best_nllh=best_nllh,
+        fit_best_within_0_1=best_nllh <= reference + 0.1,
         fit_waterfall=fvals.tolist(),
     )
 
