@@ -14,24 +14,12 @@ import jax.numpy as jnp
 
 from .._jit import ode_jit
 from .._types import Array, Float
-from ._problem import Problem
+from ._problem import Problem, state_sensitivities
 
 
 def forward(problem: Problem) -> Problem:
     """``problem`` differentiated in forward mode (what `jax.jacfwd` of a solve needs)."""
     return problem if problem.forward_mode else problem.with_adjoint(diffrax.ForwardMode())
-
-
-def state_sensitivities(problem: Problem, theta):
-    """``(ys [X, T(+1), S], ∂ys/∂θ [X, T(+1), S, E], ok)`` by one forward-mode pass
-    (``problem`` in forward mode)."""
-
-    def simulate(t):
-        ys, ok = problem.simulate(t)
-        return ys, (ys, ok)
-
-    dys, (ys, ok) = jax.jacfwd(simulate, has_aux=True)(theta)
-    return ys, dys, ok
 
 
 def _measured(problem: Problem, theta, ys, dys):
@@ -76,13 +64,6 @@ def fisher_from_jacobians(
     i_mu, i_ls = _information(problem, h, sigma)
     fim = (dh * i_mu[:, None]).T @ dh + (dls * i_ls[:, None]).T @ dls
     return 0.5 * (fim + fim.T)
-
-
-def objective_given(problem: Problem, theta, ys) -> Float[Array, ""]:
-    """``nllh − log π`` at ``θ`` [E] for fixed trajectories ``ys`` (exact for a change of the
-    `Problem.observation_parameters` alone; no solve)."""
-    h, sigma = problem.observe(theta, ys)
-    return -jnp.sum(problem.log_likelihood_of(h, sigma)) - problem.log_prior(theta)
 
 
 def scoring(problem: Problem, theta, ys, dys, ok) -> tuple[Array, Array, Array]:

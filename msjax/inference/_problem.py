@@ -25,7 +25,7 @@ from ._noise import Normal
 from ._observables import Observable
 
 _SCALES = {"lin": 0, "log": 1, "log10": 2}
-_FORWARD_MAX = 12  # default derivative mode: forward up to this many parameters
+_FORWARD_MAX = 12  # default derivative mode: forward up to this many simulated parameters
 _PRIORS = (
     "normal",
     "laplace",
@@ -187,11 +187,6 @@ class Problem(eqx.Module):
         self.all_parameter_ids = tuple(ids)
         self.model = model
         self.initial = initial
-        if method is None:
-            forward = len(estimated) <= _FORWARD_MAX
-            adjoint = diffrax.ForwardMode() if forward else diffrax.RecursiveCheckpointAdjoint()
-            method = ODE(rtol=1e-8, atol=1e-10, adjoint=adjoint)
-        self.method = method
 
         # --- observables -------------------------------------------------------------------
         observables = list(observables)
@@ -388,6 +383,11 @@ class Problem(eqx.Module):
         )
         simulated = set(param_src.ravel().tolist()) | set(species_src[species_mask].tolist())
         self.observation_only = tuple(i not in simulated for i in estimated)
+        if method is None:
+            forward = len(self.simulated_parameters) <= _FORWARD_MAX
+            adjoint = diffrax.ForwardMode() if forward else diffrax.RecursiveCheckpointAdjoint()
+            method = ODE(rtol=1e-8, atol=1e-10, adjoint=adjoint)
+        self.method = method
         self.constants = jnp.asarray(constants, dtype=float).reshape(-1)
         self.param_src = jnp.asarray(param_src)
         self.species_src = jnp.asarray(species_src)
@@ -444,6 +444,12 @@ class Problem(eqx.Module):
         """Positions in ``parameter_ids`` of the estimated parameters no simulation reads (noise
         levels, scalings, offsets): they change ``observe``, never ``simulate``."""
         return tuple(i for i, only in enumerate(self.observation_only) if only)
+
+    @property
+    def simulated_parameters(self) -> tuple[int, ...]:
+        """Positions in ``parameter_ids`` of the estimated parameters a simulation reads (the
+        complement of `observation_parameters`): forward mode pushes tangents for these only."""
+        return tuple(i for i, only in enumerate(self.observation_only) if not only)
 
     def nominal_parameters(self) -> Float[Array, " estimated"]:
         """Nominal values [E] of the estimated parameters, on their scale, in ``parameter_ids``
@@ -651,11 +657,37 @@ class Problem(eqx.Module):
         return isinstance(self.method.adjoint, diffrax.ForwardMode)
 
 
+def objective_given(problem: Problem, theta, ys, prior: bool = True) -> Float[Array, ""]:
+    """``nllh − log π`` (``nllh`` without ``prior``) at ``θ`` [E] for fixed trajectories
+    ``ys`` [X, T(+1), S] (exact for a change of the `Problem.observation_parameters` alone; no
+    solve)."""
+    h, sigma = problem.observe(theta, ys)
+    value = -jnp.sum(problem.log_likelihood_of(h, sigma))
+    return value - problem.log_prior(theta) if prior else value
+
+
+def state_sensitivities(problem: Problem, theta):
+    """``(ys [X, T(+1), S], ∂ys/∂θ [X, T(+1), S, E], ok)`` by one forward-mode pass
+    (``problem`` in forward mode) with tangents for the `Problem.simulated_parameters` only;
+    the other columns are zero."""
+    simulated = jnp.asarray(problem.simulated_parameters, dtype=int)
+
+    def simulate(z):
+        ys, ok = problem.simulate(theta.at[simulated].set(z))
+        return ys, (ys, ok)
+
+    partial, (ys, ok) = jax.jacfwd(simulate, has_aux=True)(theta[simulated])
+    dys = jnp.zeros(ys.shape + theta.shape, dtype=ys.dtype).at[..., simulated].set(partial)
+    return ys, dys, ok
+
+
+def _guard(ok, value):
+    return jnp.where(ok & jnp.isfinite(value), value, jnp.inf)
+
+
 def _safe_nllh(problem: Problem, theta, prior: bool):
-    terms, ok = problem.log_likelihood_terms(theta)
-    value = -jnp.sum(terms) - (problem.log_prior(theta) if prior else 0.0)
-    good = ok & jnp.isfinite(value)
-    return jnp.where(good, value, jnp.inf)
+    ys, ok = problem.simulate(theta)
+    return _guard(ok, objective_given(problem, theta, ys, prior))
 
 
 _nllh = ode_jit(_safe_nllh)
@@ -694,12 +726,12 @@ _residuals = ode_jit(_residuals_impl)
 @ode_jit
 def _value_and_grad(problem: Problem, theta, forward: bool):
     if forward:
-
-        def both(t):
-            value = _safe_nllh(problem, t, True)
-            return value, value
-
-        grad, value = jax.jacfwd(both, has_aux=True)(theta)
+        ys, dys, ok = state_sensitivities(problem, theta)
+        value, (partial, by_state) = jax.value_and_grad(objective_given, argnums=(1, 2))(
+            problem, theta, ys
+        )
+        value = _guard(ok, value)
+        grad = partial + jnp.tensordot(by_state, dys, axes=by_state.ndim)
     else:
         value, grad = jax.value_and_grad(lambda t: _safe_nllh(problem, t, True))(theta)
     grad = jnp.where(jnp.isfinite(value) & jnp.isfinite(grad), grad, 0.0)

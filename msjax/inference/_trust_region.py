@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array
-from ._fisher import guarded, objective_given, scoring, state_sensitivities
-from ._problem import Problem
+from ._fisher import guarded, scoring
+from ._problem import Problem, objective_given, state_sensitivities
 
 _RADIUS0 = 0.1  # initial trust radius on the parameter scale (a tenth of a decade for log10)
 _ACCEPT = 1e-4  # minimum actual/predicted decrease

@@ -135,7 +135,7 @@ def test_starts_whose_solve_fails_are_replaced_by_fresh_points():
 
 
 def test_trust_region_evaluation_gives_the_exact_gradient_and_the_best_noise_level():
-    """One forward-mode pass: the objective and its gradient equal `value_and_grad`'s; σ, which
+    """One forward-mode pass: the objective and its gradient equal reverse mode's; σ, which
     no simulation reads, is moved to its closed-form optimum σ̂² = Σ(y − h)²/M (from 30, far
     above the residuals, where the Fisher information would take many small steps)."""
     from msjax.inference import _fisher, _trust_region
@@ -145,7 +145,7 @@ def test_trust_region_evaluation_gives_the_exact_gradient_and_the_best_noise_lev
     theta = problem.nominal_parameters() + jnp.asarray([0.05, -0.03, 0.0])
     ys, dys, ok = _fisher.state_sensitivities(problem, theta)
     f, g, hessian = _fisher.scoring(problem, theta, ys, dys, ok)
-    value, grad = problem.value_and_grad(theta, mode="forward")
+    value, grad = problem.value_and_grad(theta, mode="reverse")
     assert float(f) == pytest.approx(float(value), rel=1e-12)
     np.testing.assert_allclose(g, grad, rtol=1e-9, atol=1e-12)
     assert np.all(np.linalg.eigvalsh(np.asarray(hessian)) > -1e-9)
