@@ -56,13 +56,15 @@ def reference_nllh() -> dict[str, float]:
         }
 
 
-def timed(fn, repeats: int = 5) -> tuple[float, float]:
-    """(first call, median of ``repeats`` warm calls) in seconds; results blocked on."""
+def timed(fn, repeats: int = 5, seconds: float = 2.0) -> tuple[float, float]:
+    """(first call, median of the warm calls) in seconds; results blocked on. Warm calls
+    repeat for ``seconds`` (at most 200 calls; at least ``repeats``), so that fast calls on
+    a shared machine are timed over many."""
     start = time.perf_counter()
     jax.block_until_ready(fn())
     first = time.perf_counter() - start
     warm = []
-    for _ in range(repeats):
+    while len(warm) < repeats or (sum(warm) < seconds and len(warm) < 200):
         start = time.perf_counter()
         jax.block_until_ready(fn())
         warm.append(time.perf_counter() - start)
