@@ -236,7 +236,7 @@ def _run_chunk(problem, method, learning_rate, gtol, ftol, best, carries, stop, 
 
     def step(c):
         if method == "trust_region":
-            return _trust_region.step(problem, gtol, ftol, best, c)
+            return _trust_region.step(problem, gtol, ftol, best, max_steps, c)
         return _step(problem, method, learning_rate, gtol, ftol, c)
 
     def one(carry, stop):

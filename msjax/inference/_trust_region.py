@@ -199,15 +199,16 @@ def init(problem: Problem, x0) -> TrustRegionCarry:
 
 
 def step(
-    problem: Problem, gtol: float, ftol: float, best: float, c: TrustRegionCarry
+    problem: Problem, gtol: float, ftol: float, best: float, max_steps, c: TrustRegionCarry
 ) -> TrustRegionCarry:
     """One iteration (one forward-mode solve). Stops at a projected gradient below ``gtol``,
-    a step below 1e-10, or when the objective fell by less than ``ftol`` (absolute, in
-    log-likelihood units) over the last 50 iterations, or over the last 10 for a start more
-    than 1 above ``best`` (the lowest objective other starts reached; +inf: none yet): a crawl
-    along a flat valley far from the best optimum found. Near it, the last tenths of a unit
-    in the curved valleys of sloppy models (Crauste_CellSystems2017) can take hundreds of
-    iterations with pauses longer than 10."""
+    a step below 1e-10, when the objective fell by less than ``ftol`` (absolute, in
+    log-likelihood units) over the last 50 iterations, or, for a start more than 1 above
+    ``best`` (the lowest objective other starts reached; +inf: none yet), when at the pace of
+    its last 10 iterations it would not reach ``best`` within its remaining ``max_steps``: a
+    crawl far from the best optimum found, whose iterations serve new starts better. Near
+    ``best``, the last tenths of a unit in the curved valleys of sloppy models
+    (Crauste_CellSystems2017) can take hundreds of iterations with pauses longer than 10."""
     s, taken = iterate(
         c.s, problem.lower, problem.upper, lambda x: evaluate(problem, x), restart=c.fresh
     )
@@ -215,7 +216,9 @@ def step(
     short = (it % _WINDOW == 0) & ~c.fresh
     long = (it % _LONG_WINDOW == 0) & ~c.fresh
     far = s.f > best + _NEAR_BEST
-    stalled = (short & far & (c.checkpoint - s.f < ftol)) | (
+    fall = c.checkpoint - s.f
+    too_slow = fall * (max_steps - it) < (s.f - best) * _WINDOW
+    stalled = (short & far & (too_slow | (fall < ftol))) | (
         long & (c.long_checkpoint - s.f < ftol)
     )
     checkpoint = jnp.where(c.fresh | short, s.f, c.checkpoint)
