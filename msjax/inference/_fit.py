@@ -75,8 +75,15 @@ def latin_hypercube(lower, upper, n: int, *, key) -> Float[Array, "n dims"]:
     return lower + (upper - lower) * (perms.astype(lower.dtype) + u) / n
 
 
+def _objective_at_each(problem: Problem, xs) -> Float[Array, " n"]:
+    """``problem.objective`` [n] at each point of ``xs`` [n, E], ``default_lanes(n)`` at a
+    time."""
+    batch = default_lanes(xs.shape[0])
+    return _map_objective(problem, xs, batch if batch > 1 else None)
+
+
 @ode_jit
-def _objective_at_each(problem: Problem, xs, batch):
+def _map_objective(problem: Problem, xs, batch):
     return jax.lax.map(problem.objective, xs, batch_size=batch)
 
 
@@ -87,11 +94,10 @@ def feasible_starts(problem: Problem, n: int, *, key, rounds: int = 10):
     corners of a box of many decades often give dynamics too stiff to solve; a start there
     would end at once as failed. Costs one solve per point tried. Starts still failing after
     ``rounds`` hypercubes are kept (`fit` flags them failed)."""
-    batch = default_lanes(n)
     starts, missing = None, None
     for k in jax.random.split(key, rounds):
         points = np.array(latin_hypercube(problem.lower, problem.upper, n, key=k))
-        values = _objective_at_each(problem, jnp.asarray(points), batch if batch > 1 else None)
+        values = _objective_at_each(problem, jnp.asarray(points))
         finite = np.isfinite(np.asarray(values))
         if starts is None:
             starts, missing = points, np.flatnonzero(~finite)
@@ -415,9 +421,10 @@ def fit(
     - ``key``: PRNG key for the starts; ``resample``: replace starts whose solve fails (False:
       the plain hypercube); ``max_steps``: iterations per start;
       ``gtol``: projected-gradient tolerance; ``ftol``: a change of the objective that counts
-      as no progress (trust region: an absolute fall over 10 iterations for starts more than
-      1 above the best finished start, over 50 for the others, default 1e-3 log-likelihood
-      units; L-BFGS: a relative change in 5 iterations in a row, default 1e-10).
+      as no progress (trust region: an absolute fall over 50 iterations, default 1e-3
+      log-likelihood units; a start more than 1 above the best finished start also stops
+      when, at the pace of its last 10 iterations, it would not reach that best within
+      ``max_steps``; L-BFGS: a relative change in 5 iterations in a row, default 1e-10).
     - ``lanes``: starts advanced together (default `default_lanes`: one on CPU).
     - ``ode_max_steps``: ODE steps per solve during the fit (AMICI's default 10⁴; None: the
       problem's own): a start whose solve needs more gets +inf there and the line search

@@ -111,8 +111,8 @@ class Problem(eqx.Module):
     - ``conditions``: ``{condition id: {target: value or parameter id}}``; targets are model
       parameters or species (initial values). A condition id not listed has no overrides.
     - ``method``: an `ODE`; default Rodas4 at rtol 1e-8, atol 1e-10 with forward-mode
-      sensitivities for up to 12 estimated parameters, checkpointed reverse mode above
-      (bench/fit.py: forward wins on Boehm's 9, reverse by 10x on Fujita's 19).
+      sensitivities for up to 12 `simulated_parameters`, checkpointed reverse mode above
+      (bench/fit.py: forward wins on Boehm's 6, reverse on Fujita's 16 and Schwen's 13).
     - ``initial``: optional ``f(θ_model [P]) -> y0 [S]`` (initial values that depend on
       parameters, e.g. SBML initial assignments); default the model's initial state.
 

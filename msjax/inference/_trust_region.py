@@ -218,9 +218,7 @@ def step(
     far = s.f > best + _NEAR_BEST
     fall = c.checkpoint - s.f
     too_slow = fall * (max_steps - it) < (s.f - best) * _WINDOW
-    stalled = (short & far & (too_slow | (fall < ftol))) | (
-        long & (c.long_checkpoint - s.f < ftol)
-    )
+    stalled = (short & far & too_slow) | (long & (c.long_checkpoint - s.f < ftol))
     checkpoint = jnp.where(c.fresh | short, s.f, c.checkpoint)
     long_checkpoint = jnp.where(c.fresh | long, s.f, c.long_checkpoint)
     projected = s.x - jnp.clip(s.x - s.g, problem.lower, problem.upper)
