@@ -15,6 +15,14 @@ from ._rosenbrock import Rodas4
 
 def _vector_field(t, y, args):
     model, theta = args[0], args[1]
+    return _rhs(model, t, y, theta)
+
+
+@eqx.filter_jit
+def _rhs(model, t, y, theta):
+    """``model.rhs`` as one call in the solver's trace: traced once per model and shapes, and
+    its derivatives and batched forms cached by JAX, instead of the model's formulas being
+    traced again at every stage of every step, in every transformation."""
     return model.rhs(t, y, theta)
 
 
