@@ -423,8 +423,8 @@ def fit(
       ``gtol``: projected-gradient tolerance; ``ftol``: a change of the objective that counts
       as no progress (trust region: an absolute fall over 50 iterations, default 1e-3
       log-likelihood units; a start more than 1 above the best finished start also stops
-      when, at the pace of its last 10 iterations, it would not reach that best within
-      ``max_steps``; L-BFGS: a relative change in 5 iterations in a row, default 1e-10).
+      when even at 4 times the pace of its last 10 iterations it would not reach that best
+      within ``max_steps``; L-BFGS: a relative change in 5 iterations in a row, default 1e-10).
     - ``lanes``: starts advanced together (default `default_lanes`: one on CPU).
     - ``ode_max_steps``: ODE steps per solve during the fit (AMICI's default 10⁴; None: the
       problem's own): a start whose solve needs more gets +inf there and the line search

@@ -561,11 +561,6 @@ class Problem(eqx.Module):
         h, sigma = self.observe(theta, ys)
         return h, sigma, ok
 
-    def log_likelihood_terms(self, theta) -> tuple[Float[Array, " rows"], Array]:
-        """``log p(y_i | θ)`` [M] per measurement and the success flag."""
-        h, sigma, ok = self.predict(theta)
-        return self.log_likelihood_of(h, sigma), ok
-
     def log_likelihood_of(self, h, sigma) -> Float[Array, " rows"]:
         """``log p(y_i | h_i, σ_i)`` [M] of the data given predictions ``h`` [M] and noise
         levels ``σ`` [M] (each observable's noise model)."""

@@ -25,8 +25,8 @@ from ._problem import Problem, objective_given, state_sensitivities
 
 _RADIUS0 = 0.1  # initial trust radius on the parameter scale (a tenth of a decade for log10)
 _ACCEPT = 1e-4  # minimum actual/predicted decrease
-_WINDOW = 10  # iterations over which the objective must fall by more than ftol
-_LONG_WINDOW = 50  # the same near the best objective found
+_WINDOW = 10  # iterations over which a start far from the best measures its pace
+_LONG_WINDOW = 50  # iterations over which every start must fall by more than ftol
 _XTOL = 1e-10
 _NEAR_BEST = 1.0  # a start within this of the best objective found is not stopped for crawling
 _PACE_SLACK = 4.0  # a far start stops when even this many times its recent pace would not do
