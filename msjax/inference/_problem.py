@@ -25,7 +25,13 @@ from ._noise import Normal
 from ._observables import Observable
 
 _SCALES = {"lin": 0, "log": 1, "log10": 2}
-_FORWARD_MAX = 12  # default derivative mode: forward up to this many simulated parameters
+# Default derivative mode: forward while it integrates at most this many sensitivity
+# equations (experiments × states × simulated parameters; bench/fit.py: forward won on
+# Boehm's 48, Crauste's 60 and Elowitz's 144, reverse on Fujita's 864, Brannmark's 1080 and
+# Schwen's 2717). Per step, a solve has a fixed cost that reverse mode pays about three times
+# (the step, its recomputation, its adjoint) and a cost that forward mode multiplies by the
+# number of parameters; experiments are solved together, so they share the fixed cost.
+_FORWARD_MAX = 400
 _PRIORS = (
     "normal",
     "laplace",
@@ -111,8 +117,9 @@ class Problem(eqx.Module):
     - ``conditions``: ``{condition id: {target: value or parameter id}}``; targets are model
       parameters or species (initial values). A condition id not listed has no overrides.
     - ``method``: an `ODE`; default Rodas4 at rtol 1e-8, atol 1e-10 with forward-mode
-      sensitivities for up to 12 `simulated_parameters`, checkpointed reverse mode above
-      (bench/fit.py: forward wins on Boehm's 6, reverse on Fujita's 16 and Schwen's 13).
+      sensitivities while experiments × states × `simulated_parameters` is at most 400,
+      checkpointed reverse mode above (bench/fit.py: forward wins on Boehm, Crauste and
+      Elowitz, reverse on Fujita, Brannmark and Schwen).
     - ``initial``: optional ``f(θ_model [P]) -> y0 [S]`` (initial values that depend on
       parameters, e.g. SBML initial assignments); default the model's initial state.
 
@@ -384,7 +391,8 @@ class Problem(eqx.Module):
         simulated = set(param_src.ravel().tolist()) | set(species_src[species_mask].tolist())
         self.observation_only = tuple(i not in simulated for i in estimated)
         if method is None:
-            forward = len(self.simulated_parameters) <= _FORWARD_MAX
+            equations = len(experiments) * len(model.species_names) * len(self.simulated_parameters)
+            forward = equations <= _FORWARD_MAX
             adjoint = diffrax.ForwardMode() if forward else diffrax.RecursiveCheckpointAdjoint()
             method = ODE(rtol=1e-8, atol=1e-10, adjoint=adjoint)
         self.method = method
