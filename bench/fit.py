@@ -19,7 +19,6 @@ import csv
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -126,16 +125,18 @@ def fit_row(problem, starts: int, reference: float, budget: float | None) -> dic
 
 def peak_rss_child(name: str, starts: int, max_steps: int) -> float:
     """Peak resident memory (GB) of a child process running a ``starts``-start fit of at most
-    ``max_steps`` iterations per start (the pool's memory does not grow with iterations)."""
+    ``max_steps`` iterations per start (the pool's memory does not grow with iterations). The
+    child reports its own peak: ``RUSAGE_CHILDREN`` would report the largest of all this
+    process's children, a peer's run included."""
     code = (
-        "import jax; jax.config.update('jax_enable_x64', True); import msjax; "
+        "import resource, jax; jax.config.update('jax_enable_x64', True); import msjax; "
         f"p = msjax.load_petab({str(_yaml(name))!r}); "
         f"r = msjax.fit(p, n_starts={starts}, max_steps={max_steps}, key=jax.random.key(0), "
-        "progress=False); print(float(r.fun), r.wall_time)"
+        "progress=False); print(float(r.fun), r.wall_time); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
-    # ru_maxrss of the largest child, in kB on Linux
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return int(out.stdout.split()[-1]) / 1e6  # kB on Linux
 
 
 def bench_pypesto(name: str, starts: int, reference: float) -> dict | None:
