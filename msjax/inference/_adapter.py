@@ -3,7 +3,6 @@
 import diffrax
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .._solution import RESULTS
 from ..deterministic._steady import (
@@ -88,31 +87,21 @@ def set_state(model, y, theta, name, value):
     return y.at[index].set(jnp.asarray(amount, dtype=y.dtype))
 
 
-def _laws_known(model) -> bool:
-    """Whether the model's conservation laws are all structural (read off an integer
-    stoichiometry, every state a reaction-network row or clamped), so that Newton's Jacobian
-    with those laws in place is non-singular at an isolated steady state."""
-    if not is_rule_model(model):
-        return True
-    rows = np.asarray(model.network_rows) | np.asarray(model.boundary, dtype=bool)
-    matrix = model.stoichiometry
-    return bool(rows.all() and np.all(matrix == np.round(matrix)))
-
-
 def steady_state(model, method, theta, y0):
     """Steady state reached from ``y0``.
 
-    Where the conservation laws are structural (`_laws_known`): integrated without a
-    derivative, polished by Newton on ``N v = 0`` with the laws, and differentiated by the
-    implicit function theorem (optimistix; forward or reverse), as AMICI's Newton
-    pre-equilibration. The derivative program then holds no time integration (Brannmark_JBC2010's
-    reverse gradient, back to back: compile 15.5 → 11.6 s, run 91 → 64 ms). Otherwise (rate
-    rules, whose invariants Newton cannot see): the integration, differentiated.
+    Where the conservation laws are complete (`msjax.Model`; `RuleModel.laws_complete`):
+    integrated without a derivative, polished by Newton on ``N v = 0`` with the laws, and
+    differentiated by the implicit function theorem (optimistix; forward or reverse), as
+    AMICI's Newton pre-equilibration. The derivative program then holds no time integration
+    (Brannmark_JBC2010's reverse gradient, back to back: compile 15.5 → 11.6 s, run 91 → 64
+    ms). Otherwise (rate rules, whose invariants Newton cannot see): the integration,
+    differentiated.
 
     Returns ``(x [S], ok)``; Newton's ok: converged to a finite, non-negative state (every
     state of such a model is a species or clamped).
     """
-    if not _laws_known(model):
+    if is_rule_model(model) and not model.laws_complete:
         return _integrate(model, method, theta, y0, method.adjoint)
     no_derivative = jax.lax.stop_gradient
     guess, _ = _integrate(model, method, no_derivative(theta), no_derivative(y0))

@@ -146,13 +146,27 @@ class RuleModel(NamedParameters, eqx.Module):
         """Per state [S]: clamped (its derivative is identically zero)."""
         return tuple(d == ("num", 0.0) for d in self.derivatives)
 
+    @property
+    def _integer_stoichiometry(self) -> bool:
+        matrix = self.stoichiometry
+        return bool(np.all(matrix == np.round(matrix)))
+
+    @property
+    def laws_complete(self) -> bool:
+        """Whether `conservation_laws` holds every linear invariant of the dynamics: every
+        state is a reaction-network row or clamped, and the stoichiometry is an integer (rate
+        rules may conserve what the network does not show). Newton with these laws then has a
+        non-singular Jacobian at an isolated steady state."""
+        rows = np.asarray(self.network_rows) | np.asarray(self.boundary, bool)
+        return bool(rows.all()) and self._integer_stoichiometry
+
     def conservation_laws(self) -> np.ndarray:
         """Integer basis ``L`` [K, S] of conserved sums of amounts among the network rows
         (none when a stoichiometry is not an integer); ``L · amounts(y)`` is constant between
         events."""
         rows = np.flatnonzero(np.asarray(self.network_rows) & ~np.asarray(self.boundary, bool))
         matrix = self.stoichiometry[rows]
-        if np.any(matrix != np.round(matrix)):
+        if not self._integer_stoichiometry:
             return np.zeros((0, len(self.state_names)), dtype=np.int64)
         laws = left_null_space(matrix.astype(np.int64))
         embedded = np.zeros((laws.shape[0], len(self.state_names)), dtype=np.int64)
