@@ -26,6 +26,16 @@ def _rhs(model, t, y, theta):
     return model.rhs(t, y, theta)
 
 
+def _controller(method, model, theta):
+    """PID step-size control on ``rtol``/``atol``; for a model whose formulas switch at
+    instants in time (`RuleModel.switch_times`: a dose at a time, a stimulus switched off),
+    steps end just before each and restart just after, never across one."""
+    pid = diffrax.PIDController(rtol=method.rtol, atol=method.atol)
+    if not getattr(model, "switches", ()):
+        return pid
+    return diffrax.ClipStepSizeController(pid, jump_ts=model.switch_times(theta))
+
+
 class ODE(AbstractMethod):
     """Deterministic integration with diffrax.
 
@@ -71,7 +81,7 @@ class ODE(AbstractMethod):
             y0=y0,
             args=(model, params),
             saveat=diffrax.SaveAt(ts=ts),
-            stepsize_controller=diffrax.PIDController(rtol=self.rtol, atol=self.atol),
+            stepsize_controller=_controller(self, model, params),
             max_steps=self.max_steps,
             adjoint=self.adjoint,
             throw=False,
@@ -169,7 +179,7 @@ def _solve_with_events(method, model, ts, theta, y0) -> Solution:
         else None
     )
     term = diffrax.ODETerm(_vector_field)
-    controller = diffrax.PIDController(rtol=method.rtol, atol=method.atol)
+    controller = _controller(method, model, theta)
     scale = jnp.maximum(jnp.abs(t_end), 1.0)
 
     def cond(carry):

@@ -33,6 +33,7 @@ from ._sbml_math import (
     names_in,
     relations,
     substitute,
+    time_switches,
 )
 from ._sbml_model import Event, RuleModel
 
@@ -498,6 +499,7 @@ class _Builder:
             definitions=definitions,
             derivatives=tuple(derivatives),
             atoms=tuple(atoms),
+            switches=time_switches(definitions, derivatives),
             events=events,
             species=tuple(species_out),
             symbols=tuple(symbols),

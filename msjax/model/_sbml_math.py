@@ -472,3 +472,66 @@ def relations(node: Node) -> list[Node]:
 
     visit(node)
     return found
+
+
+# --- switches in time ------------------------------------------------------------------------
+
+
+def time_switches(definitions: tuple[tuple[str, Node], ...], nodes) -> tuple[Node, ...]:
+    """Root functions ``g(t, θ)`` (no names, no states) of the relations in ``nodes`` and in
+    the definitions that read time and no state and are affine in time: a dose given at a
+    time, a stimulus switched off. Each switches once, at ``t* = −g(0) / (g(1) − g(0))``,
+    an instant an adaptive integrator must step to rather than across (its error estimate
+    does not see a discontinuity inside a step, and the step pattern then moves the solution
+    by far more than the tolerance). ``definitions`` (``(name, AST)``) resolve names."""
+    table = dict(definitions)
+    memo: dict[str, Node | None] = {}
+    found: list[Node] = []
+    for node in (*table.values(), *nodes):
+        for relation in relations(node):
+            left, right = (_state_free(c, table, memo) for c in relation[2])
+            if left is None or right is None:
+                continue
+            g = ("op", "-", (left, right))
+            if _time_degree(g) == 1 and g not in found:
+                found.append(g)
+    return tuple(found)
+
+
+def _state_free(node: Node, table: Mapping[str, Node], memo: dict) -> Node | None:
+    """``node`` with every name replaced by its definition, recursively; None where it reads
+    a state."""
+    kind = node[0]
+    if kind in ("state", "atom"):
+        return None
+    if kind == "name":
+        name = node[1]
+        if name not in table:
+            return None
+        if name not in memo:
+            memo[name] = None  # a cycle reads as state-dependent
+            memo[name] = _state_free(table[name], table, memo)
+        return memo[name]
+    if kind != "op":
+        return node
+    children = tuple(_state_free(c, table, memo) for c in node[2])
+    return None if None in children else ("op", node[1], children)
+
+
+def _time_degree(node: Node) -> int | None:
+    """0 where ``node`` does not read time, 1 where it is affine in time, else None."""
+    if node[0] == "time":
+        return 1
+    if node[0] != "op":
+        return 0
+    op, children = node[1], node[2]
+    degrees = [_time_degree(c) for c in children]
+    if None in degrees:
+        return None
+    if op in ("+", "-", "neg"):
+        return max(degrees)
+    if op == "*" and sum(degrees) <= 1:
+        return sum(degrees)
+    if op == "/" and degrees[1] == 0:
+        return degrees[0]
+    return None if any(degrees) else 0

@@ -57,6 +57,8 @@ class RuleModel(NamedParameters, eqx.Module):
     **Fields (static):** ``state_names`` [S]; ``parameter_names`` [P]; ``definitions``
     (``(name, AST)`` in evaluation order); ``derivatives`` (one AST per state);
     ``atoms`` (``(op, g)``: the relation ``g op 0`` with ``op`` in ``gt``/``geq``);
+    ``switches`` (root functions ``g(t, θ)`` of the formulas' relations in time alone:
+    `time_switches`);
     ``events``; ``species`` (``(name, amount AST, concentration AST)``) and ``symbols``
     (``(name, AST)`` of every other named quantity), read by `observe`.
     The reaction network, read by stochastic methods, `steady_state` and `timescales`:
@@ -76,6 +78,7 @@ class RuleModel(NamedParameters, eqx.Module):
     definitions: tuple[tuple[str, Node], ...] = eqx.field(static=True)
     derivatives: tuple[Node, ...] = eqx.field(static=True)
     atoms: tuple[tuple[str, Node], ...] = eqx.field(static=True)
+    switches: tuple[Node, ...] = eqx.field(static=True)
     events: tuple[Event, ...] = eqx.field(static=True)
     species: tuple[tuple[str, Node, Node], ...] = eqx.field(static=True)
     symbols: tuple[tuple[str, Node], ...] = eqx.field(static=True)
@@ -262,6 +265,24 @@ class RuleModel(NamedParameters, eqx.Module):
     def jacobian(self, t: Scalar, y: State, theta: Params) -> Float[Array, "states states"]:
         """``∂(dy/dt)/∂y`` [S, S] by forward-mode autodiff."""
         return jax.jacfwd(self.rhs, argnums=1)(t, y, theta)
+
+    def switch_times(self, theta: Params) -> Float[Array, " switches"]:
+        """Instants [J] at which a relation of time alone in the formulas switches (a dose at
+        a time, a stimulus switched off); +inf where one never does. `msjax.ODE` steps to
+        each rather than across it."""
+        if not self.switches:
+            return jnp.zeros((0,), dtype=theta.dtype)
+
+        def g(t):
+            return jnp.stack(
+                [jnp.asarray(_JNP.num(_JNP(s, {}, t, None, theta))) for s in self.switches]
+            )
+
+        start = g(jnp.zeros((), dtype=theta.dtype))
+        slope = g(jnp.ones((), dtype=theta.dtype)) - start
+        moving = slope != 0
+        at = -start / jnp.where(moving, slope, 1.0)
+        return jnp.where(moving & jnp.isfinite(at), at, jnp.inf).astype(theta.dtype)
 
     # --- events: the interface ODE's event loop reads --------------------------------------
 

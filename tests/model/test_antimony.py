@@ -1,5 +1,6 @@
 """Antimony models round-trip to the same trajectories as the equivalent Python `Model`."""
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -118,6 +119,38 @@ def test_rule_driven_model():
     sol = msjax.simulate(loaded, METHOD, TS)
     y = loaded.observe(sol.ts, sol.ys, None, ["y"])[:, 0]
     np.testing.assert_allclose(y, 2.0 * (1.0 + 0.5 * np.asarray(TS)), rtol=1e-9)
+
+
+def test_a_short_pulse_is_never_stepped_over():
+    """``X' = 100`` while ``ton ≤ t ≤ ton + width``, else 0: ``X(10) = 100 width`` and
+    ``∂X(10)/∂width = 100``. On the flat stretch before it the steps grow past the pulse; the
+    solve finds it only by stopping at the relations' switch times (`switch_times`)."""
+    loaded = load_antimony("""
+        X' = piecewise(100, time >= ton && time <= ton + width, 0)
+        X = 0; ton = 5; width = 0.01
+    """)
+    theta = loaded.parameter_values
+    np.testing.assert_allclose(loaded.switch_times(theta), [5.0, 5.01], rtol=1e-15)
+    width = loaded.parameter_names.index("width")
+
+    def final(w):
+        method = msjax.ODE(rtol=1e-8, adjoint=diffrax.ForwardMode())
+        ts = jnp.asarray([0.0, 10.0])
+        return msjax.simulate(loaded, method, ts, params=theta.at[width].set(w)).ys[-1, 0]
+
+    np.testing.assert_allclose(final(0.01), 1.0, rtol=1e-9)
+    np.testing.assert_allclose(jax.jacfwd(final)(0.01), 100.0, rtol=1e-6)
+
+
+def test_switch_times_are_those_of_relations_in_time_alone():
+    """``2 (t − a) > b`` switches at ``a + b/2`` = 4; a relation that reads a state (an
+    event's business) or is not affine in time (``t² > 2``) gives no switch time."""
+    loaded = load_antimony("""
+        X' = piecewise(1, 2*(time - a) > b, 0) + piecewise(1, X > 2, 0)
+        Y' = piecewise(1, time*time > 2, 0)
+        X = 0; Y = 0; a = 3; b = 2
+    """)
+    np.testing.assert_allclose(loaded.switch_times(loaded.parameter_values), [4.0], rtol=1e-15)
 
 
 def test_initial_assignments_follow_the_parameters():
