@@ -504,10 +504,17 @@ class Problem(eqx.Module):
         pool = jnp.concatenate([self.linear_parameters(theta), self.constants])
         return pool, pool[self.param_src][self.exp_condition]
 
-    def simulate(self, theta) -> tuple[Float[Array, "experiments slots states"], Array]:
+    def simulate(
+        self, theta, one_by_one: bool = False
+    ) -> tuple[Float[Array, "experiments slots states"], Array]:
         """Trajectories of all experiments and whether every solve succeeded:
         ``(ys [X, T(+1), S], ok)``; the extra time slot holds the steady state of experiments
-        measured at ``t = inf``. Failed values are replaced by 1 (``ok`` is False)."""
+        measured at ``t = inf``. Failed values are replaced by 1 (``ok`` is False).
+
+        The experiments are solved together (`jax.vmap`), or with ``one_by_one`` one after
+        another (`jax.lax.map`). A vmapped adaptive solve takes as many steps for every
+        experiment as the longest needs; forward-mode sensitivities on the CPU pay for those
+        idle steps (`state_sensitivities`), plain and reverse-mode solves do not."""
         pool, theta_x = self._pool(theta)
         theta_c = pool[self.param_src]
         y0_c = self._initial_states(theta_c, pool)
@@ -520,8 +527,12 @@ class Problem(eqx.Module):
             from_pre = x_pre[jnp.maximum(self.exp_pre, 0)]
             from_pre = self._override(from_pre, theta_x, pool, self.exp_condition)
             y0_x = jnp.where((self.exp_pre >= 0)[:, None], from_pre, y0_x)
-        solve = jax.vmap(lambda ts, t, y: _adapter.solve(self.model, self.method, ts, t, y))
-        ys, ok_x = solve(self.ts, theta_x, y0_x)
+
+        def solve(args):
+            return _adapter.solve(self.model, self.method, *args)
+
+        experiments = (self.ts, theta_x, y0_x)
+        ys, ok_x = jax.lax.map(solve, experiments) if one_by_one else jax.vmap(solve)(experiments)
         ok = ok & jnp.all(ok_x)
         if self.has_inf:
             steady = jax.vmap(lambda t, y: _adapter.steady_state(self.model, self.method, t, y))
@@ -672,11 +683,16 @@ def objective_given(problem: Problem, theta, ys, prior: bool = True) -> Float[Ar
 def state_sensitivities(problem: Problem, theta):
     """``(ys [X, T(+1), S], ∂ys/∂θ [X, T(+1), S, E], ok)`` by one forward-mode pass
     (``problem`` in forward mode) with tangents for the `Problem.simulated_parameters` only;
-    the other columns are zero."""
+    the other columns are zero. On the CPU the experiments are solved one after another
+    (`Problem.simulate`): back to back, Schwen_PONE2014's sensitivities (19 experiments) took
+    63 ms instead of 101, Brannmark_JBC2010's (8) 39 instead of 67, at rtol 1e-6; a fit of
+    Schwen ran 136 ms per trust-region iteration instead of 179. On other devices a vmapped
+    solve keeps them in parallel."""
     simulated = jnp.asarray(problem.simulated_parameters, dtype=int)
+    one_by_one = jax.default_backend() == "cpu"
 
     def simulate(z):
-        ys, ok = problem.simulate(theta.at[simulated].set(z))
+        ys, ok = problem.simulate(theta.at[simulated].set(z), one_by_one)
         return ys, (ys, ok)
 
     partial, (ys, ok) = jax.jacfwd(simulate, has_aux=True)(theta[simulated])
