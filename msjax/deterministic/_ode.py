@@ -51,6 +51,11 @@ class ODE(AbstractMethod):
     - ``max_events``: the most event instants (models with events) before giving up
       (result ``max_steps_reached``).
 
+    Where an SBML model's formulas switch at instants set by time and parameters (a
+    ``piecewise`` of ``time``: a dose at a time, a pulse), steps end at each instant
+    (`RuleModel.switch_times`) instead of crossing it: the error estimate of a step does not
+    see a switch inside it, and a step can skip a short pulse entirely.
+
     **Example:** ``msjax.simulate(model, msjax.ODE(rtol=1e-8), jnp.linspace(0, 10, 101))``
     """
 
