@@ -683,13 +683,13 @@ def objective_given(problem: Problem, theta, ys, prior: bool = True) -> Float[Ar
 def state_sensitivities(problem: Problem, theta):
     """``(ys [X, T(+1), S], ∂ys/∂θ [X, T(+1), S, E], ok)`` by one forward-mode pass
     (``problem`` in forward mode) with tangents for the `Problem.simulated_parameters` only;
-    the other columns are zero. On the CPU the experiments are solved one after another
+    the other columns are zero. On the CPU several experiments are solved one after another
     (`Problem.simulate`): back to back, Schwen_PONE2014's sensitivities (19 experiments) took
     63 ms instead of 101, Brannmark_JBC2010's (8) 39 instead of 67, at rtol 1e-6; a fit of
     Schwen ran 136 ms per trust-region iteration instead of 179. On other devices a vmapped
     solve keeps them in parallel."""
     simulated = jnp.asarray(problem.simulated_parameters, dtype=int)
-    one_by_one = jax.default_backend() == "cpu"
+    one_by_one = jax.default_backend() == "cpu" and problem.ts.shape[0] > 1
 
     def simulate(z):
         ys, ok = problem.simulate(theta.at[simulated].set(z), one_by_one)
