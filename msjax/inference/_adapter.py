@@ -23,7 +23,7 @@ class _ModelEnv:
 
     def __init__(self, model, t, y, theta, extra):
         self.model, self.t, self.y, self.theta, self.extra = model, t, y, theta, extra
-        self.rule_env = model._env(t, y, theta) if is_rule_model(model) else None
+        self.rule_env = model.lazy_env(t, y, theta) if is_rule_model(model) else None
 
     def __getitem__(self, name):
         model = self.model
@@ -119,8 +119,8 @@ def _integrate(model, method, theta, y0, adjoint=None):
         theta,
         y0,
         solver=method.solver,
-        rtol=min(method.rtol, 1e-8),
-        atol=min(method.atol, 1e-10),
+        rtol=jnp.minimum(method.rtol, 1e-8),
+        atol=jnp.minimum(method.atol, 1e-10),
         max_steps=method.max_steps,
         adjoint=diffrax.ForwardMode() if adjoint is None else adjoint,
     )

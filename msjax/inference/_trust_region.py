@@ -140,14 +140,23 @@ def _optimise_observation_parameters(problem: Problem, theta, ys):
     def objective(z):
         return objective_given(problem, theta.at[index].set(z), ys)
 
-    def evaluate(z):
+    def value_and_grad(z):
         f, g = jax.value_and_grad(objective)(z)
-        return z, *guarded(True, f, g, jax.hessian(objective)(z))
+        return g, (f, g)
+
+    def evaluate(z):
+        hessian, (f, g) = jax.jacfwd(value_and_grad, has_aux=True)(z)
+        return z, *guarded(True, f, g, hessian)
 
     lower, upper = problem.lower[index], problem.upper[index]
-    start = Region.at(*evaluate(theta[index]))
-    body = lambda _, s: iterate(s, lower, upper, evaluate)[0]  # noqa: E731
-    z = jax.lax.fori_loop(0, _INNER_STEPS, body, start).x
+    z = theta[index]
+    zeros = jnp.zeros((z.shape[0], z.shape[0]), dtype=z.dtype)
+    start = Region.at(z, jnp.asarray(jnp.inf, dtype=z.dtype), jnp.zeros_like(z), zeros)
+
+    def body(i, s):
+        return iterate(s, lower, upper, evaluate, restart=i == 0)[0]
+
+    z = jax.lax.fori_loop(0, _INNER_STEPS + 1, body, start).x
     return theta.at[index].set(z)
 
 

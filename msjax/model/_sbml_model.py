@@ -30,6 +30,29 @@ _JNP = Evaluator(jnp)
 _NP = Evaluator(np)
 
 
+class _LazyDefinitions(Mapping):
+    """`RuleModel.lazy_env`: definitions evaluated on first read, then remembered."""
+
+    def __init__(self, definitions: tuple[tuple[str, Node], ...], at: tuple):
+        self._nodes = dict(definitions)
+        self._at = at
+        self._values: dict = {}
+
+    def __getitem__(self, name):
+        if name not in self._values:
+            self._values[name] = _JNP(self._nodes[name], self, *self._at)
+        return self._values[name]
+
+    def __contains__(self, name):
+        return name in self._nodes
+
+    def __iter__(self):
+        return iter(self._nodes)
+
+    def __len__(self):
+        return len(self._nodes)
+
+
 class Event(eqx.Module):
     """An event without delay, as data.
 
@@ -219,6 +242,14 @@ class RuleModel(NamedParameters, eqx.Module):
         for name, node in self.definitions:
             env[name] = evaluator(node, env, t, y, theta)
         return env
+
+    def lazy_env(self, t, y, theta) -> Mapping:
+        """Name → value of the definitions at ``(t, y, θ)``, each evaluated when first read
+        (with the definitions it reads): a formula that reads two of them (an observable)
+        traces only those, not every rate of the model. Large models: `_env`."""
+        if self._vectorised:
+            return self._env(t, y, theta)
+        return _LazyDefinitions(self.definitions, (t, y, theta))
 
     def rhs(self, t: Scalar, y: State, theta: Params) -> Float[Array, " states"]:
         """``dy/dt`` [S]: the definitions, then one derivative per state variable (for large
