@@ -65,14 +65,16 @@ class FitResult(eqx.Module):
 
 def latin_hypercube(lower, upper, n: int, *, key) -> Float[Array, "n dims"]:
     """``n`` points [n, D] in the box ``[lower, upper]`` [D]: one per stratum in every
-    dimension (McKay, Beckman & Conover 1979). Infinite bounds are replaced by ±5."""
-    lower = jnp.where(jnp.isfinite(lower), lower, -5.0)
-    upper = jnp.where(jnp.isfinite(upper), upper, 5.0)
+    dimension (McKay, Beckman & Conover 1979). Infinite bounds are replaced by ±5. Drawn by
+    NumPy from the key's bits: no compiled program (JAX's permutations took 1.4 s to compile,
+    a tenth of a fit's)."""
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
+    lower = np.where(np.isfinite(lower), lower, -5.0)
+    upper = np.where(np.isfinite(upper), upper, 5.0)
     d = lower.shape[0]
-    k1, k2 = jax.random.split(key)
-    perms = jax.vmap(lambda k: jax.random.permutation(k, n))(jax.random.split(k1, d)).T
-    u = jax.random.uniform(k2, (n, d), dtype=lower.dtype)
-    return lower + (upper - lower) * (perms.astype(lower.dtype) + u) / n
+    strata = np.stack([rng.permutation(n) for _ in range(d)], axis=1)
+    u = rng.uniform(size=(n, d))
+    return jnp.asarray(lower + (upper - lower) * (strata + u) / n, dtype=lower.dtype)
 
 
 def _objective_at_each(problem: Problem, xs) -> Float[Array, " n"]:
@@ -312,16 +314,63 @@ def _where_tree(mask, a, b):
     return jax.tree.map(pick, a, b)
 
 
-def _pool(problem, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_steps, deadline, bar):
+class _Resampler:
+    """Replacement points for starts whose first evaluation fails (`fit` with ``resample``):
+    the points of fresh Latin hypercubes, one after another, up to ``rounds − 1`` hypercubes,
+    as in `feasible_starts`. The fit's own first iteration finds the failures, so no separate
+    program solves every candidate first: a fit compiles one solve program instead of two."""
+
+    def __init__(self, problem: Problem, n: int, *, key, rounds: int = 10):
+        self._bounds, self._n = (problem.lower, problem.upper), n
+        self._keys = jax.random.split(key, rounds)
+        self._hypercubes: list[np.ndarray] = []
+        self._taken = 0  # replacement points handed out
+
+    def _hypercube(self, k: int) -> np.ndarray:
+        while len(self._hypercubes) <= k:
+            key = self._keys[len(self._hypercubes)]
+            self._hypercubes.append(np.array(latin_hypercube(*self._bounds, self._n, key=key)))
+        return self._hypercubes[k]
+
+    def starts(self) -> np.ndarray:
+        """The first hypercube [n, E]."""
+        return self._hypercube(0)
+
+    def replacement(self) -> np.ndarray | None:
+        """The next point [E]; None when the hypercubes are spent."""
+        k, i = divmod(self._taken, self._n)
+        if k + 1 >= self._keys.shape[0]:
+            return None
+        self._taken += 1
+        return self._hypercube(k + 1)[i]
+
+
+def _pool(
+    problem,
+    method,
+    learning_rate,
+    gtol,
+    ftol,
+    x0s,
+    lanes,
+    chunk,
+    max_steps,
+    deadline,
+    bar,
+    resampler=None,
+):
     """Run the starts ``x0s`` [N, E] through a pool of ``lanes`` lanes: after every
     ``chunk`` iterations finished lanes hand in their result and take the next start, until
-    ``deadline`` (`time.perf_counter`; None: none) has passed.
+    ``deadline`` (`time.perf_counter`; None: none) has passed. A start whose first evaluation
+    fails begins again at the ``resampler``'s next point for it, if any.
 
-    Returns ``(xs [B, E], fvals [B], iterations [B], converged [B])`` as NumPy arrays for the
-    first ``B`` starts, those begun before the deadline.
+    Returns ``(xs [B, E], fvals [B], iterations [B], converged [B], x0s [B, E])`` as NumPy
+    arrays for the first ``B`` starts, those begun before the deadline (``x0s``: the points
+    they began from, after resampling).
     """
     n = x0s.shape[0]
-    xs, fvals = np.array(x0s), np.full(n, np.inf)
+    x0s = np.array(x0s)
+    xs, fvals = x0s.copy(), np.full(n, np.inf)
     iterations, converged = np.zeros(n, dtype=int), np.zeros(n, dtype=bool)
     owner = np.arange(lanes)  # the start each lane runs; -1: idle
     devices = dividing_device_count(lanes)
@@ -330,7 +379,7 @@ def _pool(problem, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_ste
         jnp.asarray(v, dtype=x0s.dtype) for v in (learning_rate, gtol, ftol)
     )
     limit = jnp.asarray(max_steps)
-    carries = _init_all(problem, method, learning_rate, x0s[:lanes])
+    carries = _init_all(problem, method, learning_rate, jnp.asarray(x0s[:lanes]))
     queued = lanes
     while (owner >= 0).any():
         stop = carries.it + chunk
@@ -339,25 +388,45 @@ def _pool(problem, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_ste
             problem, method, learning_rate, gtol, ftol, best, carries, stop, limit, devices
         )
         done = np.asarray(_done(carries, max_steps)) & (owner >= 0)
-        finished = owner[done]
-        xs[finished] = np.asarray(carries.x)[done]
-        fvals[finished] = np.asarray(carries.f)[done]
-        iterations[finished] = np.asarray(carries.it)[done]
-        converged[finished] = np.asarray(carries.converged)[done]
+        retry = _retry(resampler, done & _failed_at_once(carries), owner, x0s)
+        handed_in = done & ~retry
+        finished = owner[handed_in]
+        xs[finished] = np.asarray(carries.x)[handed_in]
+        fvals[finished] = np.asarray(carries.f)[handed_in]
+        iterations[finished] = np.asarray(carries.it)[handed_in]
+        converged[finished] = np.asarray(carries.converged)[handed_in]
         late = deadline is not None and time.perf_counter() > deadline
-        refill = np.flatnonzero(done)[: 0 if late else n - queued]
-        owner[done] = -1
-        if refill.size:
-            owner[refill] = np.arange(queued, queued + refill.size)
-            queued += refill.size
+        refill = np.flatnonzero(handed_in)[: 0 if late else n - queued]
+        owner[handed_in] = -1
+        owner[refill] = np.arange(queued, queued + refill.size)
+        queued += refill.size
+        restart = retry | np.isin(np.arange(lanes), refill)
+        if restart.any():
             starts = np.array(carries.x)
-            starts[refill] = np.asarray(x0s)[owner[refill]]
+            starts[restart] = x0s[owner[restart]]
             fresh = _init_all(problem, method, learning_rate, jnp.asarray(starts))
-            carries = _where_tree(np.isin(np.arange(lanes), refill), fresh, carries)
+            carries = _where_tree(restart, fresh, carries)
         if bar is not None:
-            bar.update(int(done.sum()))
+            bar.update(int(handed_in.sum()))
             bar.set_postfix(best=float(np.min(fvals)))
-    return xs[:queued], fvals[:queued], iterations[:queued], converged[:queued]
+    return xs[:queued], fvals[:queued], iterations[:queued], converged[:queued], x0s[:queued]
+
+
+def _failed_at_once(carries) -> np.ndarray:
+    """Lanes [L] whose start failed at its first evaluation (a solve that fails there)."""
+    return (np.asarray(carries.it) <= 1) & ~np.isfinite(np.asarray(carries.f))
+
+
+def _retry(resampler, failed, owner, x0s) -> np.ndarray:
+    """Lanes [L] among ``failed`` whose start begins again at its `_Resampler` replacement
+    (written to ``x0s``)."""
+    retry = np.zeros_like(failed)
+    for lane in np.flatnonzero(failed) if resampler is not None else ():
+        point = resampler.replacement()
+        if point is not None:
+            x0s[owner[lane]] = point
+            retry[lane] = True
+    return retry
 
 
 def _batches_least_squares(problem, method, x0s, lanes, max_steps, bar):
@@ -372,6 +441,43 @@ def _batches_least_squares(problem, method, x0s, lanes, max_steps, bar):
             bar.update(min(lanes, n - i))
     xs, fvals, iterations, converged = (np.concatenate(a)[:n] for a in zip(*out, strict=True))
     return xs, fvals, iterations, converged
+
+
+def _tolerance(value) -> Array:
+    return jnp.asarray(value, dtype=jnp.result_type(float))
+
+
+def _solved_at(problem: Problem, rtol, max_steps: int) -> Problem:
+    """``problem`` solved at ``rtol`` in at most ``max_steps`` steps, its tolerances as
+    arrays (traced, not compiled in): one compiled program serves the fit's tolerance and the
+    problem's own."""
+    method = dataclasses.replace(
+        problem.method,
+        rtol=_tolerance(rtol),
+        atol=_tolerance(problem.method.atol),
+        max_steps=max_steps,
+    )
+    return problem.with_method(method)
+
+
+def _evaluated(problem: Problem, own: Problem, method, xs, fvals, lanes):
+    """``(xs, fvals)`` with the finite end points evaluated again by ``own``, the fit's
+    compiled program at the problem's own tolerance (a trust-region start's first iteration,
+    which also re-optimises its observation parameters; optax's initial evaluation); by
+    ``problem`` itself where that solve fails (more than the fit's ODE steps)."""
+    finite = np.flatnonzero(np.isfinite(fvals))
+    if not finite.size:
+        return xs, fvals
+    iterations = 1 if method == "trust_region" else 0
+    again, values, *_ = _pool(
+        own, method, 0.0, 0.0, 0.0, xs[finite], min(lanes, finite.size), 1, iterations, None, None
+    )
+    kept = np.isfinite(values)
+    xs, fvals = xs.copy(), fvals.copy()
+    xs[finite[kept]], fvals[finite[kept]] = again[kept], values[kept]
+    lost = finite[~kept]
+    fvals[lost] = _objectives(problem, xs[lost], np.zeros(lost.size))
+    return xs, fvals
 
 
 def _objectives(problem: Problem, xs, fvals) -> np.ndarray:
@@ -404,12 +510,15 @@ def fit(
 ) -> FitResult:
     """Minimise ``problem.objective`` (nllh − log prior) from ``n_starts`` starts.
 
-    Starts are a Latin hypercube in the bounds on the parameter scale, where points whose
-    solve fails are resampled (`feasible_starts`), or ``x0`` [N, E].
+    Starts are a Latin hypercube in the bounds on the parameter scale, or ``x0`` [N, E]; a
+    start whose solve fails at once begins again at a point of a fresh hypercube (as
+    `feasible_starts`).
     One compiled program advances ``lanes`` starts together (under `jax.vmap`, split over
     local devices when there are several), ``chunk`` iterations per call; between calls,
     lanes whose start has finished take the next one (a pool), so a slow start holds up only
-    its own lane and memory does not grow with ``n_starts``.
+    its own lane and memory does not grow with ``n_starts``. The same program, with the
+    tolerances as data, finds the failed starts and evaluates the end points again at the
+    problem's own tolerance: a fit compiles one solve.
 
     **Arguments:**
     - ``method``: ``"trust_region"`` (default: a bound-constrained trust region on the
@@ -432,7 +541,8 @@ def fit(
     - ``ode_rtol``: the ODE's relative tolerance during the fit, if looser than the problem's
       (None: the problem's own). Looser than the problem's 1e-8 by default: 20 starts of
       Boehm_JProteomeRes2014 reached the same optima three times faster. The reported
-      objective values are computed again at the problem's own tolerances.
+      objective values are computed again at the problem's own tolerances (a trust-region
+      start's observation parameters optimised again there).
     - ``max_time``: seconds after which no further start begins (those begun run to their
       end; the result holds only the starts begun). None: no limit. Not for the least-squares
       methods.
@@ -449,19 +559,19 @@ def fit(
     if ftol is None:
         ftol = 1e-3 if method == "trust_region" else 1e-10
     start = time.perf_counter()
-    solver = {"max_steps": ode_max_steps}
-    if ode_rtol is not None:
-        solver["rtol"] = max(ode_rtol, problem.method.rtol)
-    solver = {k: v for k, v in solver.items() if v is not None}
-    fitted = problem.with_method(dataclasses.replace(problem.method, **solver))
-    if x0 is None:
-        x0s = (
-            feasible_starts(fitted, n_starts, key=key)
-            if resample
-            else latin_hypercube(problem.lower, problem.upper, n_starts, key=key)
-        )
-    else:
+    rtol = problem.method.rtol if ode_rtol is None else max(ode_rtol, problem.method.rtol)
+    ode_steps = problem.method.max_steps if ode_max_steps is None else ode_max_steps
+    fitted = _solved_at(problem, rtol, ode_steps)
+    least_squares = method in ("levenberg_marquardt", "gauss_newton")
+    resampler = None
+    if x0 is not None:
         x0s = jnp.asarray(x0, dtype=problem.lower.dtype).reshape(-1, problem.n_parameters)
+    elif least_squares and resample:
+        x0s = feasible_starts(fitted, n_starts, key=key)
+    else:
+        resampler = _Resampler(problem, n_starts, key=key)
+        x0s = resampler.starts()
+        resampler = resampler if resample else None
     n = x0s.shape[0]
     lanes = default_lanes(n) if lanes is None else lanes
     if not 1 <= lanes or not 1 <= chunk:
@@ -475,18 +585,31 @@ def fit(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, desc=f"fit ({method}, {n} starts, {lanes} lanes)")
-    if method in ("levenberg_marquardt", "gauss_newton"):
+    if least_squares:
         xs, fvals, iterations, converged = _batches_least_squares(
             fitted, method, x0s, lanes, max_steps, bar
         )
+        if rtol != problem.method.rtol:
+            fvals = _objectives(problem, xs, fvals)
     else:
         deadline = None if max_time is None else start + max_time
-        xs, fvals, iterations, converged = _pool(
-            fitted, method, learning_rate, gtol, ftol, x0s, lanes, chunk, max_steps, deadline, bar
+        xs, fvals, iterations, converged, x0s = _pool(
+            fitted,
+            method,
+            learning_rate,
+            gtol,
+            ftol,
+            x0s,
+            lanes,
+            chunk,
+            max_steps,
+            deadline,
+            bar,
+            resampler,
         )
-        x0s = x0s[: fvals.shape[0]]
-    if fitted.method.rtol != problem.method.rtol:
-        fvals = _objectives(problem, xs, fvals)
+        if rtol != problem.method.rtol:
+            own = eqx.tree_at(lambda p: p.method.rtol, fitted, _tolerance(problem.method.rtol))
+            xs, fvals = _evaluated(problem, own, method, xs, fvals, lanes)
     wall = time.perf_counter() - start
     if bar is not None:
         bar.close()
@@ -497,7 +620,7 @@ def fit(
         fun=jnp.asarray(fvals[order[0]]),
         xs=jnp.asarray(xs[order]),
         fvals=jnp.asarray(fvals[order]),
-        x0s=x0s[order],
+        x0s=jnp.asarray(x0s)[order],
         iterations=jnp.asarray(iterations[order]),
         converged=jnp.asarray(converged[order] & ~failed),
         failed=jnp.asarray(failed),

@@ -134,6 +134,49 @@ def test_starts_whose_solve_fails_are_replaced_by_fresh_points():
     assert np.all((starts >= np.asarray(problem.lower)) & (starts <= np.asarray(problem.upper)))
 
 
+def test_fit_replaces_a_start_whose_first_solve_fails_by_a_fresh_hypercube_point():
+    """The same Lotka–Volterra box: a fit (resampling by default) keeps the first hypercube's
+    solvable points and begins every other start again at the next points of fresh
+    hypercubes until its solve succeeds; without resampling those starts end failed."""
+    problem = Problem(
+        msjax.models.lotka_volterra(),
+        [Observable("x", "X", noise=1.0)],
+        [Measurement("x", float(t), 10.0) for t in np.linspace(1.0, 10.0, 5)],
+        [Parameter(name, "log10", 1e-2, 1e2, 1.0) for name in ("a", "b", "d")],
+        method=msjax.ODE(rtol=1e-6, atol=1e-8, max_steps=100),
+    )
+    key = jax.random.key(0)
+    first, *fresh = (
+        np.asarray(latin_hypercube(problem.lower, problem.upper, 20, key=k))
+        for k in jax.random.split(key, 10)
+    )
+    solvable = np.isfinite([float(problem.objective(x)) for x in first])
+    assert 0 < solvable.sum() < 10
+    settings = dict(key=key, max_steps=1, ode_max_steps=None, ode_rtol=None)
+    plain = fit(problem, 20, resample=False, **settings)
+    assert int(np.sum(np.asarray(plain.failed))) == 20 - solvable.sum()
+    result = fit(problem, 20, **settings)
+    assert not np.asarray(result.failed).any()
+    x0s = np.asarray(result.x0s)
+    kept = [x for x in x0s if (first[solvable] == x).all(axis=1).any()]
+    assert len(kept) == solvable.sum()
+    candidates = np.concatenate(fresh)
+    for x in x0s:
+        if not (first == x).all(axis=1).any():
+            assert (candidates == x).all(axis=1).any()
+            assert np.isfinite(float(problem.objective(x)))
+    assert np.unique(x0s, axis=0).shape[0] == 20
+
+
+def test_fit_reports_values_at_the_problems_own_tolerance():
+    """A fit solved at rtol 1e-6 reports every end point's objective as the problem's own
+    solve (rtol 1e-10) gives it."""
+    problem = _noisy_birth_death()
+    result = fit(problem, 4, key=jax.random.key(1), max_steps=3, ode_rtol=1e-6)
+    for x, f in zip(result.xs, result.fvals, strict=True):
+        assert float(f) == pytest.approx(float(problem.objective(x)), rel=1e-9)
+
+
 def test_trust_region_evaluation_gives_the_exact_gradient_and_the_best_noise_level():
     """One forward-mode pass: the objective and its gradient equal reverse mode's; σ, which
     no simulation reads, is moved to its closed-form optimum σ̂² = Σ(y − h)²/M (from 30, far
