@@ -93,8 +93,8 @@ def bench_msjax(name: str, starts: int, reference: float, budget: float | None) 
 def fit_row(problem, starts: int, reference: float, budget: float | None) -> dict:
     """A ``starts``-start fit with msjax's defaults (one call, as a user makes it), beginning
     no new start after ``budget`` seconds. Its compilation is timed first by a fit that stops
-    after one iteration of one start; that time also holds one pass of resampling the starts
-    (a solve per start), which the timed fit does again."""
+    after one iteration of one start: what a user waits before the first iteration (that time
+    also holds the iteration and the evaluation again at the problem's tolerance)."""
     theta = problem.nominal_parameters()
     objective_ref = float(problem.objective(theta))
     key = jax.random.key(0)
