@@ -56,9 +56,12 @@ def reference_nllh() -> dict[str, float]:
 
 
 def timed(fn, repeats: int = 5, seconds: float = 2.0) -> tuple[float, float]:
-    """(first call, median of the warm calls) in seconds; results blocked on. Warm calls
+    """(first call, median of the warm calls) in seconds; results blocked on. The first call
+    begins with JAX's caches cleared: its compilation reuses nothing traced by an earlier
+    measurement (the model's vector field, say), as in a fresh process. Warm calls
     repeat for ``seconds`` (at most 200 calls; at least ``repeats``), so that fast calls on
     a shared machine are timed over many."""
+    jax.clear_caches()
     start = time.perf_counter()
     jax.block_until_ready(fn())
     first = time.perf_counter() - start
@@ -98,6 +101,7 @@ def fit_row(problem, starts: int, reference: float, budget: float | None) -> dic
     theta = problem.nominal_parameters()
     objective_ref = float(problem.objective(theta))
     key = jax.random.key(0)
+    jax.clear_caches()
     start = time.perf_counter()
     msjax.fit(problem, starts, key=key, max_steps=1, max_time=0.0, progress=False)
     compile_s = time.perf_counter() - start
