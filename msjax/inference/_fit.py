@@ -345,24 +345,12 @@ class _Resampler:
         return self._hypercube(k + 1)[i]
 
 
-def _pool(
-    problem,
-    method,
-    learning_rate,
-    gtol,
-    ftol,
-    x0s,
-    lanes,
-    chunk,
-    max_steps,
-    deadline,
-    bar,
-    resampler=None,
-):
+def _pool(problem, method, settings, x0s, lanes, chunk, max_steps, deadline, bar=None, spares=None):
     """Run the starts ``x0s`` [N, E] through a pool of ``lanes`` lanes: after every
     ``chunk`` iterations finished lanes hand in their result and take the next start, until
-    ``deadline`` (`time.perf_counter`; None: none) has passed. A start whose first evaluation
-    fails begins again at the ``resampler``'s next point for it, if any.
+    ``deadline`` (`time.perf_counter`; None: none) has passed. ``settings``: the optimiser's
+    ``(learning_rate, gtol, ftol)``. A start whose first evaluation fails begins again at the
+    next point of the `_Resampler` ``spares`` (None: none), while it has one.
 
     Returns ``(xs [B, E], fvals [B], iterations [B], converged [B], x0s [B, E])`` as NumPy
     arrays for the first ``B`` starts, those begun before the deadline (``x0s``: the points
@@ -375,9 +363,7 @@ def _pool(
     owner = np.arange(lanes)  # the start each lane runs; -1: idle
     devices = dividing_device_count(lanes)
     # Numbers as arrays, not Python constants: a fit with other settings reuses the compilation.
-    learning_rate, gtol, ftol = (
-        jnp.asarray(v, dtype=x0s.dtype) for v in (learning_rate, gtol, ftol)
-    )
+    learning_rate, gtol, ftol = (jnp.asarray(v, dtype=x0s.dtype) for v in settings)
     limit = jnp.asarray(max_steps)
     carries = _init_all(problem, method, learning_rate, jnp.asarray(x0s[:lanes]))
     queued = lanes
@@ -388,7 +374,7 @@ def _pool(
             problem, method, learning_rate, gtol, ftol, best, carries, stop, limit, devices
         )
         done = np.asarray(_done(carries, max_steps)) & (owner >= 0)
-        retry = _retry(resampler, done & _failed_at_once(carries), owner, x0s)
+        retry = _retry(spares, done & _failed_at_once(carries), owner, x0s)
         handed_in = done & ~retry
         finished = owner[handed_in]
         xs[finished] = np.asarray(carries.x)[handed_in]
@@ -469,9 +455,9 @@ def _evaluated(problem: Problem, own: Problem, method, xs, fvals, lanes):
     if not finite.size:
         return xs, fvals
     iterations = 1 if method == "trust_region" else 0
-    again, values, *_ = _pool(
-        own, method, 0.0, 0.0, 0.0, xs[finite], min(lanes, finite.size), 1, iterations, None, None
-    )
+    lanes = min(lanes, finite.size)
+    unused = (0.0, 0.0, 0.0)  # no step is taken: the optimiser's settings play no part
+    again, values, *_ = _pool(own, method, unused, xs[finite], lanes, 1, iterations, None)
     kept = np.isfinite(values)
     xs, fvals = xs.copy(), fvals.copy()
     xs[finite[kept]], fvals[finite[kept]] = again[kept], values[kept]
@@ -593,19 +579,9 @@ def fit(
             fvals = _objectives(problem, xs, fvals)
     else:
         deadline = None if max_time is None else start + max_time
+        settings = (learning_rate, gtol, ftol)
         xs, fvals, iterations, converged, x0s = _pool(
-            fitted,
-            method,
-            learning_rate,
-            gtol,
-            ftol,
-            x0s,
-            lanes,
-            chunk,
-            max_steps,
-            deadline,
-            bar,
-            resampler,
+            fitted, method, settings, x0s, lanes, chunk, max_steps, deadline, bar, resampler
         )
         if rtol != problem.method.rtol:
             own = eqx.tree_at(lambda p: p.method.rtol, fitted, _tolerance(problem.method.rtol))
