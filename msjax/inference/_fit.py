@@ -407,7 +407,9 @@ def _retry(resampler, failed, owner, x0s) -> np.ndarray:
     """Lanes [L] among ``failed`` whose start begins again at its `_Resampler` replacement
     (written to ``x0s``)."""
     retry = np.zeros_like(failed)
-    for lane in np.flatnonzero(failed) if resampler is not None else ():
+    if resampler is None:
+        return retry
+    for lane in np.flatnonzero(failed):
         point = resampler.replacement()
         if point is not None:
             x0s[owner[lane]] = point
@@ -462,7 +464,7 @@ def _evaluated(problem: Problem, own: Problem, method, xs, fvals, lanes):
     xs, fvals = xs.copy(), fvals.copy()
     xs[finite[kept]], fvals[finite[kept]] = again[kept], values[kept]
     lost = finite[~kept]
-    fvals[lost] = _objectives(problem, xs[lost], np.zeros(lost.size))
+    fvals[lost] = _objectives(problem, xs[lost], fvals[lost])
     return xs, fvals
 
 
