@@ -30,6 +30,7 @@ from .._types import Array, Float, Scalar, State
 from ..model._conservation import independent_columns, left_null_space
 from ..model._model import TIME, Model, Reaction, Species
 from ..model._ratelaws import AbstractRateLaw, Hill, MassAction, MichaelisMenten
+from ._newton import newton_root
 from ._ode import ODE
 
 
@@ -189,33 +190,10 @@ def _solve_algebraic(r: _Reduction, full, t, x_slow, theta, totals) -> Float[Arr
             return -b / columns[0]
         return jsl.lu_solve(jsl.lu_factor(columns), -b)
     guess = jnp.asarray(np.asarray(r.guess, dtype=float), dtype=x_slow.dtype)
-    z = jax.lax.custom_root(
-        lambda z: _qss_residual(z, args),
-        guess,
-        lambda f, z0: _newton(f, z0, r.rtol, r.atol, r.max_steps),
-        lambda g, y: jnp.linalg.solve(jax.jacfwd(g)(y), y),
-    )
-    return z
-
-
-def _newton(f, z0, rtol: float, atol: float, max_steps: int) -> Array:
-    """Newton's method for ``f(z) = 0`` [n], stopping when ``|Δz| ≤ atol + rtol |z|``.
-
-    Returns NaN when it does not converge in ``max_steps`` (never a silent wrong value: the
-    ODE solver then reports a non-finite state)."""
-
-    def step(carry):
-        z, _, i = carry
-        dz = jnp.linalg.solve(jax.jacfwd(f)(z), f(z))
-        small = jnp.all(jnp.abs(dz) <= atol + rtol * jnp.abs(z - dz))
-        return z - dz, small, i + 1
-
-    def keep_going(carry):
-        z, done, i = carry
-        return ~done & (i < max_steps) & jnp.all(jnp.isfinite(z))
-
-    z, done, _ = jax.lax.while_loop(keep_going, step, (z0, jnp.asarray(False), jnp.asarray(0)))
-    return jnp.where(done, z, jnp.nan)
+    z, converged = newton_root(lambda z: _qss_residual(z, args), guess, r.rtol, r.atol, r.max_steps)
+    # NaN where Newton does not converge (never a silent wrong value: the ODE solver then
+    # reports a non-finite state).
+    return jnp.where(converged, z, jnp.nan)
 
 
 def _complete(r: _Reduction, full, t, slow, theta, totals) -> State:

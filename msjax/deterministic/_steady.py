@@ -5,7 +5,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optimistix as optx
 
 from .._errors import SolverError
 from .._jit import ode_jit
@@ -13,6 +12,7 @@ from .._simulate import as_parameters, as_state
 from .._solution import RESULTS
 from .._types import Array, Float
 from ..model._conservation import independent_columns
+from ._newton import newton_root
 from ._ode import _vector_field
 from ._rosenbrock import Rodas4
 
@@ -60,20 +60,13 @@ def _residual(x, args):
 
 
 def _newton(x0, args, rtol, atol, max_steps):
-    return optx.root_find(
-        _residual,
-        optx.Newton(rtol=rtol, atol=atol),
-        x0,
-        args,
-        max_steps=max_steps,
-        throw=False,
-    )
+    """``(x [S], converged)``: Newton on `_residual` from ``x0`` [S]."""
+    return newton_root(lambda x: _residual(x, args), x0, rtol, atol, max_steps)
 
 
-def _acceptable(solution, atol) -> Array:
-    return (solution.result == optx.RESULTS.successful) & jnp.all(
-        jnp.isfinite(solution.value) & (solution.value >= -atol)
-    )
+def _acceptable(x, converged, atol) -> Array:
+    """Newton converged to a finite state with no concentration below ``−atol``."""
+    return converged & jnp.all(jnp.isfinite(x) & (x >= -atol))
 
 
 _RTOL_EVENT, _ATOL_EVENT = 1e-8, 1e-10
@@ -117,19 +110,19 @@ def integrate_to_steady_state(
 def _steady_state(model, theta, y0, constraints, rtol, atol, t_max):
     totals = constraints.laws @ model.amounts(y0)
     args = (model, theta, constraints, totals, y0)
-    newton = _newton(y0, args, rtol, atol, 100)
+    newton, converged = _newton(y0, args, rtol, atol, 100)
 
     def from_integration():
         guess = jax.lax.stop_gradient(integrate_to_steady_state(model, theta, y0, t_max=t_max)[0])
-        polished = _newton(guess, args, rtol, atol, 100)
-        polished_ok = _acceptable(polished, atol)
+        polished, polished_ok = _newton(guess, args, rtol, atol, 100)
+        polished_ok = _acceptable(polished, polished_ok, atol)
         # Newton fails from a genuine steady state when it is not isolated: keep the point.
         speed = jnp.linalg.norm(model.rhs(0.0, guess, theta))
         settled = speed <= _ATOL_EVENT + _RTOL_EVENT * jnp.linalg.norm(guess)
-        return jnp.where(polished_ok, polished.value, guess), polished_ok | settled
+        return jnp.where(polished_ok, polished, guess), polished_ok | settled
 
-    accepted = _acceptable(newton, atol)
-    x, found = jax.lax.cond(accepted, lambda: (newton.value, accepted), from_integration)
+    accepted = _acceptable(newton, converged, atol)
+    x, found = jax.lax.cond(accepted, lambda: (newton, accepted), from_integration)
     jac = jax.jacfwd(_residual)(x, args)
     singular_values = jnp.linalg.svd(jac, compute_uv=False)
     singular = ~(singular_values[-1] > 1e-12 * singular_values[0])
@@ -151,7 +144,7 @@ def steady_state(
 ) -> SteadyState:
     """Find the steady state reached from ``y0`` (default the model's initial state).
 
-    Newton's method (optimistix) on ``N v(x, θ) = 0`` with one equation per conservation law
+    Newton's method on ``N v(x, θ) = 0`` with one equation per conservation law
     replaced by ``L · amounts(x) = L · amounts(y0)`` (and clamped species fixed), so the
     Jacobian is square and non-singular at an isolated steady state. If Newton fails or lands
     on negative concentrations, the model is integrated (Rodas4, stopping when dx/dt ≈ 0, up to

@@ -92,7 +92,7 @@ def steady_state(model, method, theta, y0):
 
     Where the conservation laws are complete (`msjax.Model`; `RuleModel.laws_complete`):
     integrated without a derivative, polished by Newton on ``N v = 0`` with the laws, and
-    differentiated by the implicit function theorem (optimistix; forward or reverse), as
+    differentiated by the implicit function theorem (forward or reverse), as
     AMICI's Newton pre-equilibration. The derivative program then holds no time integration
     (Brannmark_JBC2010's reverse gradient, back to back: compile 15.5 → 11.6 s, run 91 → 64
     ms). Otherwise (rate rules, whose invariants Newton cannot see): the integration,
@@ -108,9 +108,9 @@ def steady_state(model, method, theta, y0):
     constraints = _constraints(model)
     totals = constraints.laws @ model.amounts(y0)
     args = (model, theta, constraints, totals, y0)
-    newton = _newton(guess, args, 1e-10, 1e-12, 100)
-    ok = _acceptable(newton, 1e-12)
-    return jnp.where(ok, newton.value, guess), ok
+    newton, converged = _newton(guess, args, 1e-10, 1e-12, 100)
+    ok = _acceptable(newton, converged, 1e-12)
+    return jnp.where(ok, newton, guess), ok
 
 
 def _integrate(model, method, theta, y0, adjoint=None):
