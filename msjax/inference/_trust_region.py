@@ -119,14 +119,18 @@ def iterate(s: Region, lower, upper, evaluate, restart=False):
     )
     radius = jnp.where(restart, _RADIUS0, radius)
     pick = lambda new, old: jnp.where(accept, new, old)  # noqa: E731
-    correction = _secant_correction(s.S, hessian, x - s.x, g - s.g)
-    correction = jnp.where(restart, 0.0, correction)
+    # A rejected step discredits the secant correction: the next model is Gauss–Newton's
+    # alone until accepted steps rebuild it (as L-BFGS forgets its pairs after a failed line
+    # search). Kept through rejections, a correction as large as H itself made models in
+    # which Gauss–Newton predicted a rise, and Fujita_SciSignal2010's starts crawled.
+    secant = _secant_correction(s.S, hessian, x - s.x, g - s.g)
+    correction = jnp.where(accept & ~restart, secant, 0.0)
     new = Region(
         pick(x, s.x),
         pick(f, s.f),
         pick(g, s.g),
         pick(hessian, s.H),
-        pick(correction, s.S),
+        correction,
         radius,
     )
     return new, step
