@@ -13,8 +13,7 @@ def newton_root(residual, guess, rtol, atol, max_steps: int) -> tuple[Float[Arra
     Differentiable in what ``residual`` closes over by the implicit function theorem,
     ``dz*/dθ = −(∂F/∂z)⁻¹ ∂F/∂θ`` (`jax.lax.custom_root`; forward and reverse mode): the
     derivative program holds one linear solve, not the iterations. A dense LU solve per
-    step, where optimistix's Newton with lineax compiled about 1.5 s more into a fit of
-    Brannmark_JBC2010.
+    step: the systems are a model's species or a QSSA's fast species.
     """
     z, converged = jax.lax.custom_root(
         residual,
