@@ -114,8 +114,8 @@ def _steady_state(model, theta, y0, constraints, rtol, atol, t_max):
 
     def from_integration():
         guess = jax.lax.stop_gradient(integrate_to_steady_state(model, theta, y0, t_max=t_max)[0])
-        polished, polished_ok = _newton(guess, args, rtol, atol, 100)
-        polished_ok = _acceptable(polished, polished_ok, atol)
+        polished, polished_converged = _newton(guess, args, rtol, atol, 100)
+        polished_ok = _acceptable(polished, polished_converged, atol)
         # Newton fails from a genuine steady state when it is not isolated: keep the point.
         speed = jnp.linalg.norm(model.rhs(0.0, guess, theta))
         settled = speed <= _ATOL_EVENT + _RTOL_EVENT * jnp.linalg.norm(guess)
