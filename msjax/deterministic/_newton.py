@@ -26,9 +26,13 @@ def newton_root(residual, guess, rtol, atol, max_steps: int) -> tuple[Float[Arra
 
 
 def _iterate(f, z0, rtol, atol, max_steps):
+    def value_twice(u):  # the residual, and again as jacfwd's auxiliary output: traced once
+        value = f(u)
+        return value, value
+
     def step(carry):
         z, _, i = carry
-        jacobian, value = jax.jacfwd(lambda u: (f(u), f(u)), has_aux=True)(z)
+        jacobian, value = jax.jacfwd(value_twice, has_aux=True)(z)
         dz = jnp.linalg.solve(jacobian, value)
         small = jnp.all(jnp.abs(dz) <= atol + rtol * jnp.abs(z - dz))
         return z - dz, small, i + 1
