@@ -19,6 +19,7 @@ import numpy as np
 from .._jit import ode_jit
 from .._types import Array, Float
 from ..deterministic import ODE
+from ..model._parse import formula_names
 from . import _adapter
 from ._errors import InferenceError
 from ._noise import Normal
@@ -77,6 +78,36 @@ class Measurement(NamedTuple):
 
 def _scale(value: float, scale: str) -> float:
     return value if scale == "lin" else math.log(value) if scale == "log" else math.log10(value)
+
+
+def _noise_groups(
+    observables, rows, obs_src, noise_src, observation, ids, n_estimated
+) -> np.ndarray | None:
+    """Per measurement row [M]: the position among the ``n_estimated`` (E) estimated
+    parameters of its noise level, or E where the row has none, when every parameter in
+    ``observation`` ({index in ``ids``: position}) is a plain noise level: the whole noise
+    formula of normal-noise observables only, read nowhere else. Then its best value for given
+    predictions is σ̂² = Σ r²/n over its n rows (r: the residuals at σ = 1). None otherwise."""
+    group = np.full(obs_src.shape[0], n_estimated)
+    for o, r in zip(observables, rows, strict=True):
+        node = o.noise_ast
+        level = node[1] if node[0] == "name" and isinstance(o.noise_model, Normal) else None
+        if level in formula_names(o.ast):
+            level = None
+        for name in o.names() & set(ids):
+            if ids.index(name) in observation and name != level:
+                return None
+        k_o, k_n = o.placeholders("observable"), o.placeholders("noise")
+        for i in r:
+            if any(obs_src[i, k] in observation for k in range(k_o)):
+                return None
+            placeholder = [k for k in range(k_n) if level == f"noiseParameter{k + 1}_{o.id}"]
+            if any(noise_src[i, k] in observation for k in range(k_n) if k not in placeholder):
+                return None
+            source = noise_src[i, placeholder[0]] if placeholder else None
+            source = ids.index(level) if level in ids else source
+            group[i] = observation.get(source, n_estimated)
+    return group
 
 
 def _unscale(theta, codes):
@@ -168,6 +199,8 @@ class Problem(eqx.Module):
     obs_src: Array  # [M, Ko]
     noise_src: Array  # [M, Kn]
     rows: tuple[Array, ...]  # per observable: its rows
+    noise_group: Array  # [M] position in parameter_ids of the row's noise level, or E: none
+    closed_form_noise: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -390,6 +423,16 @@ class Problem(eqx.Module):
         )
         simulated = set(param_src.ravel().tolist()) | set(species_src[species_mask].tolist())
         self.observation_only = tuple(i not in simulated for i in estimated)
+        observation = {j: e for e, j in enumerate(estimated) if self.observation_only[e]}
+        if any(self.observation_only[k] for k, *_ in self.priors):
+            observation = {}  # a prior moves the optimum: no closed form
+        group = _noise_groups(
+            observables, rows, obs_src, noise_src, observation, ids, len(estimated)
+        )
+        self.closed_form_noise = bool(observation) and group is not None
+        self.noise_group = jnp.asarray(
+            group if self.closed_form_noise else np.full(n, len(estimated)), dtype=int
+        ).reshape(-1)
         if method is None:
             equations = len(experiments) * len(model.species_names) * len(self.simulated_parameters)
             forward = equations <= _FORWARD_MAX

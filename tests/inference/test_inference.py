@@ -201,6 +201,52 @@ def test_trust_region_evaluation_gives_the_exact_gradient_and_the_best_noise_lev
     assert float(f_moved) == pytest.approx(float(problem.objective(moved)), rel=1e-12)
 
 
+@pytest.mark.parametrize("sigma_lower", [1e-4, 10.0])
+def test_closed_form_noise_level_is_the_iterated_optimum(sigma_lower):
+    """Where every observation parameter is a plain normal noise level, `evaluate` sets it in
+    closed form; the iterated inner optimisation (kept for scalings, offsets, other noise
+    models) finds the same σ, also where the lower bound (10 > σ̂ ≈ 1.6) holds it."""
+    from msjax.inference import _fisher, _trust_region
+
+    base = _noisy_birth_death()
+    parameters = [*base.spec[0][:2], Parameter("sigma", "log10", sigma_lower, 1e4, 30.0)]
+    problem = Problem(
+        base.model, base.observables, base.measurements, parameters, method=base.method
+    )
+    assert problem.closed_form_noise
+    theta = problem.nominal_parameters() + jnp.asarray([0.05, -0.03, 0.0])
+    ys, _, _ = _fisher.state_sensitivities(problem, theta)
+    closed = _trust_region._best_noise_levels(problem, theta, ys)
+    iterated = _trust_region._optimise_observation_parameters(problem, theta, ys)
+    np.testing.assert_allclose(closed, iterated, rtol=0, atol=1e-9)
+    assert (float(closed[2]) == 1.0) == (sigma_lower == 10.0)
+
+
+@pytest.mark.parametrize(
+    "noise, noise_model, closed",
+    [
+        ("sigma", None, True),
+        ("noiseParameter1_x", None, True),
+        ("sigma", Normal("log"), True),
+        ("sigma * X", None, False),  # proportional noise
+        ("sigma", Laplace(), False),
+        ("sigma", "scaled", False),  # σ also scales the observable
+    ],
+)
+def test_closed_form_noise_only_for_plain_normal_noise_levels(noise, noise_model, closed):
+    formula = "sigma * X" if noise_model == "scaled" else "X"
+    noise_model = None if noise_model == "scaled" else noise_model
+    measured = [Measurement("x", t, 2.0 + t, noise_parameters=("sigma",)) for t in (1.0, 2.0)]
+    problem = Problem(
+        msjax.models.birth_death(),
+        [Observable("x", formula, noise=noise, noise_model=noise_model)],
+        measured,
+        [Parameter("k", "log10", 1e-2, 1e2, 1.0), Parameter("sigma", "log10", 1e-3, 1e3, 1.0)],
+    )
+    assert problem.observation_parameters == (1,)
+    assert problem.closed_form_noise == closed
+
+
 @pytest.mark.slow  # run by .ci/run's inference step
 def test_trust_region_fit_reaches_the_optimum_from_every_start():
     """Three starts spread over the bounds reach the same optimum: zero projected gradient, the
