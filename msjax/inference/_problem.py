@@ -80,38 +80,84 @@ def _scale(value: float, scale: str) -> float:
     return value if scale == "lin" else math.log(value) if scale == "log" else math.log10(value)
 
 
-def _noise_groups(
-    observables, rows, obs_src, noise_src, observation, ids, n_estimated
-) -> np.ndarray | None:
-    """Per measurement row [M]: the position among the ``n_estimated`` (E) estimated
-    parameters of its noise level, or E where the row has none, when every parameter in
-    ``observation`` ({index in ``ids``: position}) is a plain noise level: the whole noise
-    formula of normal-noise observables only, read nowhere else. Then its best value for given
-    predictions is σ̂² = Σ r²/n over its n rows (r: the residuals at σ = 1). None otherwise."""
-    group = np.full(obs_src.shape[0], n_estimated)
+def _source(name: str, o: Observable, row: int, ids, obs_src, noise_src) -> int | None:
+    """The index in ``ids`` (or among the constants after them) that ``name`` reads in
+    measurement ``row`` of observable ``o``: a parameter id, or a placeholder's value."""
+    if name in ids:
+        return ids.index(name)
+    for kind, source in (("observable", obs_src), ("noise", noise_src)):
+        prefix, suffix = f"{kind}Parameter", f"_{o.id}"
+        k = name[len(prefix) : -len(suffix)]
+        if name.startswith(prefix) and name.endswith(suffix) and k.isdigit():
+            return int(source[row, int(k) - 1])
+    return None
+
+
+def _sources(names, *at) -> set[int | None]:
+    """`_source` of each of ``names`` at ``at = (o, row, ids, obs_src, noise_src)``."""
+    return {_source(name, *at) for name in names}
+
+
+def _factors(node) -> list[tuple[str, tuple]]:
+    """``(name, rest)`` for each way to read a formula as ``name * rest``."""
+    if node[0] != "op" or node[1] != "*":
+        return []
+    return [(a[1], b) for a, b in ((node[2], node[3]), (node[3], node[2])) if a[0] == "name"]
+
+
+def _closed_form_groups(observables, rows, obs_src, noise_src, observation, ids, n_estimated):
+    """``(scale_group [M], noise_group [M])``: per measurement row the position, among the
+    ``n_estimated`` (E) estimated parameters, of its scaling and of its noise level (E: none),
+    when every parameter in ``observation`` ({index in ``ids``: position}) is one of them:
+    - a noise level: the whole noise formula of normal-noise observables;
+    - a scaling: a factor ``s · y`` of additive-normal observables whose ``y`` and noise read
+      no observation parameter, and whose rows share one noise level or have fixed noise.
+
+    Then their optimum for given trajectories is exact (Loos et al. 2018): ``ŝ = Σ w y d /
+    Σ w y²`` (``w = 1/σ²``), then ``σ̂² = Σ r²/n`` at ``ŝ``. None otherwise."""
+    none = n_estimated
+    scale_group = np.full(obs_src.shape[0], none)
+    noise_group = np.full(obs_src.shape[0], none)
     for o, r in zip(observables, rows, strict=True):
-        node = o.noise_ast
-        level = node[1] if node[0] == "name" and isinstance(o.noise_model, Normal) else None
-        if level in formula_names(o.ast):
-            level = None
-        for name in o.names() & set(ids):
-            if ids.index(name) in observation and name != level:
-                return None
-        k_o, k_n = o.placeholders("observable"), o.placeholders("noise")
+        normal = isinstance(o.noise_model, Normal)
+        factors = _factors(o.ast) if normal and o.noise_model.scale == "lin" else []
+        noise_names = formula_names(o.noise_ast) - {o.id}
+        level = o.noise_ast[1] if normal and o.noise_ast[0] == "name" else None
         for i in r:
-            if any(obs_src[i, k] in observation for k in range(k_o)):
+            at = (o, i, ids, obs_src, noise_src)
+            scaling, rest = next(
+                ((j, rest) for n, rest in factors if (j := _source(n, *at)) in observation),
+                (None, None),
+            )
+            if scaling is not None and _sources(formula_names(rest), *at) & observation.keys():
+                scaling = None
+            noisy = o.id in formula_names(o.noise_ast) or scaling in _sources(noise_names, *at)
+            if scaling is not None and noisy:
+                return None  # the noise depends on the scaling
+            sigma = _source(level, *at) if level else None
+            if sigma not in observation or sigma in _sources(formula_names(o.ast), *at):
+                sigma = None
+            read = _sources(formula_names(o.ast) | noise_names, *at)
+            if read & observation.keys() - {scaling, sigma}:
                 return None
-            placeholder = [k for k in range(k_n) if level == f"noiseParameter{k + 1}_{o.id}"]
-            if any(noise_src[i, k] in observation for k in range(k_n) if k not in placeholder):
-                return None
-            source = noise_src[i, placeholder[0]] if placeholder else None
-            source = ids.index(level) if level in ids else source
-            group[i] = observation.get(source, n_estimated)
-    return group
+            scale_group[i] = observation.get(scaling, none)
+            noise_group[i] = observation.get(sigma, none)
+    scalings = set(scale_group.tolist()) - {none}
+    if scalings & set(noise_group.tolist()):
+        return None  # a parameter both scales and is a noise level
+    for g in scalings:
+        if np.unique(noise_group[scale_group == g]).size > 1:
+            return None  # rows of one scaling with different noise levels
+    return scale_group, noise_group
 
 
 def _unscale(theta, codes):
     return jnp.where(codes == 0, theta, jnp.where(codes == 1, jnp.exp(theta), 10.0**theta))
+
+
+def _rescale(values, codes):
+    """Linear-scale ``values`` on the parameter scales ``codes`` (the inverse of `_unscale`)."""
+    return jnp.where(codes == 0, values, jnp.where(codes == 1, jnp.log(values), jnp.log10(values)))
 
 
 def _check_parameter(p: Parameter, where: str) -> None:
@@ -199,8 +245,9 @@ class Problem(eqx.Module):
     obs_src: Array  # [M, Ko]
     noise_src: Array  # [M, Kn]
     rows: tuple[Array, ...]  # per observable: its rows
-    noise_group: Array  # [M] position in parameter_ids of the row's noise level, or E: none
-    closed_form_noise: bool = eqx.field(static=True)
+    scale_group: Array  # [M] position in parameter_ids of the row's scaling, or E: none
+    noise_group: Array  # [M] the same for its noise level
+    closed_form_observation: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -426,13 +473,13 @@ class Problem(eqx.Module):
         observation = {j: e for e, j in enumerate(estimated) if self.observation_only[e]}
         if any(self.observation_only[k] for k, *_ in self.priors):
             observation = {}  # a prior moves the optimum: no closed form
-        group = _noise_groups(
+        groups = _closed_form_groups(
             observables, rows, obs_src, noise_src, observation, ids, len(estimated)
         )
-        self.closed_form_noise = bool(observation) and group is not None
-        self.noise_group = jnp.asarray(
-            group if self.closed_form_noise else np.full(n, len(estimated)), dtype=int
-        ).reshape(-1)
+        self.closed_form_observation = bool(observation) and groups is not None
+        if not self.closed_form_observation:
+            groups = (np.full(n, len(estimated)),) * 2
+        self.scale_group, self.noise_group = (jnp.asarray(g, dtype=int).reshape(-1) for g in groups)
         if method is None:
             equations = len(experiments) * len(model.species_names) * len(self.simulated_parameters)
             forward = equations <= _FORWARD_MAX
@@ -505,10 +552,7 @@ class Problem(eqx.Module):
     def nominal_parameters(self) -> Float[Array, " estimated"]:
         """Nominal values [E] of the estimated parameters, on their scale, in ``parameter_ids``
         order."""
-        lin = self.nominal_linear[self.estimated]
-        return jnp.where(
-            self.codes == 0, lin, jnp.where(self.codes == 1, jnp.log(lin), jnp.log10(lin))
-        )
+        return _rescale(self.nominal_linear[self.estimated], self.codes)
 
     def linear_parameters(self, theta: Float[Array, " estimated"]) -> Float[Array, " all"]:
         """All problem parameters [Q] on the linear scale, estimated ones from ``θ`` [E]."""

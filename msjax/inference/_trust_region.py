@@ -12,8 +12,8 @@ offsets) are then optimised at the trial point's fixed trajectories with the sam
 the exact Hessian, which costs no solve: they are always at their best for the current
 dynamics, as in hierarchical optimisation (Loos et al. 2018), where the Gauss–Newton steps
 alone would crawl (the objective is exponential in a log-scale noise level on one side and
-linear on the other). Where they are all noise levels of normal noise, their optimum has a
-closed form (`_best_noise_levels`).
+linear on the other). Where they are all scalings and noise levels of normal noise, their
+optimum has a closed form (`_best_observation_parameters`).
 """
 
 import equinox as eqx
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from .._types import Array
 from ._fisher import guarded, scoring
 from ._noise import Normal
-from ._problem import Problem, objective_given, state_sensitivities
+from ._problem import Problem, _rescale, _unscale, objective_given, state_sensitivities
 
 _RADIUS0 = 0.1  # initial trust radius on the parameter scale (a tenth of a decade for log10)
 _ACCEPT = 1e-4  # minimum actual/predicted decrease
@@ -166,34 +166,52 @@ def _optimise_observation_parameters(problem: Problem, theta, ys):
     return theta.at[index].set(z)
 
 
-def _best_noise_levels(problem: Problem, theta, ys):
-    """``θ`` [E] with every noise level at its exact optimum for trajectories ``ys``, where
-    all observation parameters are noise levels of normal noise (`Problem.closed_form_noise`):
-    ``σ̂² = Σ r²/n`` over the ``n`` rows it serves (``r``: residuals at σ = 1), clipped into
-    its bounds on its scale (the objective has one minimum along the scale, so clipping keeps
-    it exact). No iteration and no Hessian: a smaller compiled program than
-    `_optimise_observation_parameters`."""
-    h, _ = problem.observe(theta, ys)
+def _group_sums(groups, values, n: int):
+    """``Σ values`` [n] over the rows [M] of each group ``groups`` [M] (``n``: no group)."""
+    return jnp.zeros(n + 1, dtype=values.dtype).at[groups].add(values)[:-1]
+
+
+def _best_observation_parameters(problem: Problem, theta, ys):
+    """``θ`` [E] with its scalings and noise levels at their exact optimum for trajectories
+    ``ys``, where they are all the observation parameters
+    (`Problem.closed_form_observation`; Loos et al. 2018): ``ŝ = Σ w y d / Σ w y²`` over the
+    rows it scales (``y``: the observable at ``s = 1``, ``w = 1/σ²``, or 1 where a noise level
+    is estimated), then ``σ̂² = Σ r²/n`` over the ``n`` rows it serves (``r``: residuals at
+    ``σ = 1``), each clipped into its bounds on its scale (the objective has one minimum
+    along the scale, so clipping keeps it exact). No iteration and no Hessian: a smaller
+    compiled program than `_optimise_observation_parameters`."""
+    e, codes = theta.shape[0], problem.codes
+    scaling = jnp.zeros(e + 1, dtype=bool).at[problem.scale_group].set(True)[:-1]
+    y, sigma = problem.observe(jnp.where(scaling, jnp.where(codes == 0, 1.0, 0.0), theta), ys)
+    weight = jnp.where(problem.noise_group < e, 1.0, sigma**-2.0)
+    numerator = _group_sums(problem.scale_group, weight * y * problem.data, e)
+    denominator = _group_sums(problem.scale_group, weight * y * y, e)
+    tiny = jnp.finfo(y.dtype).tiny
+    s_hat = numerator / jnp.where(denominator > 0, denominator, 1.0)
+    s_hat = jnp.where(codes == 0, s_hat, jnp.maximum(s_hat, tiny))  # log scales: s > 0
+    s_best = jnp.clip(_rescale(s_hat, codes), problem.lower, problem.upper)
+    theta = jnp.where(scaling & (denominator > 0), s_best, theta)
+    factor = jnp.concatenate([_unscale(theta, codes), jnp.ones(1, dtype=y.dtype)])
+    h = y * factor[problem.scale_group]
     squares = jnp.zeros(h.shape, dtype=h.dtype)
     for o, rows in zip(problem.observables, problem.rows, strict=True):
         if rows.shape[0] and isinstance(o.noise_model, Normal):
             r = o.noise_model.residual(problem.data[rows], h[rows], 1.0)
             squares = squares.at[rows].set(r**2)
-    slots = jnp.zeros(theta.shape[0] + 1, dtype=h.dtype)  # the last: rows without a level
-    total = slots.at[problem.noise_group].add(squares)[:-1]
-    count = slots.at[problem.noise_group].add(1.0)[:-1]
-    sigma = jnp.sqrt(total / jnp.maximum(count, 1.0))
-    codes = problem.codes
-    scaled = jnp.where(codes == 0, sigma, jnp.where(codes == 1, jnp.log(sigma), jnp.log10(sigma)))
-    return jnp.where(count > 0, jnp.clip(scaled, problem.lower, problem.upper), theta)
+    total = _group_sums(problem.noise_group, squares, e)
+    count = _group_sums(problem.noise_group, jnp.ones_like(squares), e)
+    sigma_best = jnp.clip(
+        _rescale(jnp.sqrt(total / jnp.maximum(count, 1.0)), codes), problem.lower, problem.upper
+    )
+    return jnp.where(count > 0, sigma_best, theta)
 
 
 def evaluate(problem: Problem, theta):
     """``(θ', objective, gradient [E], Hessian [E, E])`` at ``θ`` [E] after optimising the
     observation parameters there: one forward-mode solve."""
     ys, dys, ok = state_sensitivities(problem, theta)
-    if problem.closed_form_noise:
-        theta = _best_noise_levels(problem, theta, ys)
+    if problem.closed_form_observation:
+        theta = _best_observation_parameters(problem, theta, ys)
     elif problem.observation_parameters:
         theta = _optimise_observation_parameters(problem, theta, ys)
     return theta, *scoring(problem, theta, ys, dys, ok)

@@ -201,50 +201,97 @@ def test_trust_region_evaluation_gives_the_exact_gradient_and_the_best_noise_lev
     assert float(f_moved) == pytest.approx(float(problem.objective(moved)), rel=1e-12)
 
 
-@pytest.mark.parametrize("sigma_lower", [1e-4, 10.0])
-def test_closed_form_noise_level_is_the_iterated_optimum(sigma_lower):
-    """Where every observation parameter is a plain normal noise level, `evaluate` sets it in
-    closed form; the iterated inner optimisation (kept for scalings, offsets, other noise
-    models) finds the same σ, also where the lower bound (10 > σ̂ ≈ 1.6) holds it."""
-    from msjax.inference import _fisher, _trust_region
-
+def _scaled_birth_death(formula, noise, parameters, placeholders):
+    """`_noisy_birth_death`'s data through another observable and parameter table;
+    ``placeholders``: the measurements' observable and noise parameters."""
     base = _noisy_birth_death()
-    parameters = [*base.spec[0][:2], Parameter("sigma", "log10", sigma_lower, 1e4, 30.0)]
-    problem = Problem(
-        base.model, base.observables, base.measurements, parameters, method=base.method
+    observable_values, noise_values = placeholders
+    measured = [
+        m._replace(observable_parameters=observable_values, noise_parameters=noise_values)
+        for m in base.measurements
+    ]
+    return Problem(
+        base.model,
+        [Observable("x", formula, noise=noise)],
+        measured,
+        [*base.spec[0][:2], *parameters],
+        method=base.method,
     )
-    assert problem.closed_form_noise
-    theta = problem.nominal_parameters() + jnp.asarray([0.05, -0.03, 0.0])
-    ys, _, _ = _fisher.state_sensitivities(problem, theta)
-    closed = _trust_region._best_noise_levels(problem, theta, ys)
-    iterated = _trust_region._optimise_observation_parameters(problem, theta, ys)
-    np.testing.assert_allclose(closed, iterated, rtol=0, atol=1e-9)
-    assert (float(closed[2]) == 1.0) == (sigma_lower == 10.0)
 
 
 @pytest.mark.parametrize(
-    "noise, noise_model, closed",
+    "formula, noise, parameters, placeholders",
     [
-        ("sigma", None, True),
-        ("noiseParameter1_x", None, True),
-        ("sigma", Normal("log"), True),
-        ("sigma * X", None, False),  # proportional noise
-        ("sigma", Laplace(), False),
-        ("sigma", "scaled", False),  # σ also scales the observable
+        ("X", "sigma", [Parameter("sigma", "log10", 1e-4, 1e4, 30.0)], ((), ())),
+        ("X", "sigma", [Parameter("sigma", "log10", 10.0, 1e4, 30.0)], ((), ())),  # at its bound
+        (
+            "scale * X",
+            "sigma",
+            [
+                Parameter("scale", "log10", 1e-2, 1e2, 3.0),
+                Parameter("sigma", "lin", 1e-4, 1e4, 5.0),
+            ],
+            ((), ()),
+        ),
+        (
+            "X * observableParameter1_x",
+            "noiseParameter1_x",
+            [Parameter("scale", "lin", -10.0, 10.0, 0.5)],
+            (("scale",), (0.3,)),
+        ),
     ],
 )
-def test_closed_form_noise_only_for_plain_normal_noise_levels(noise, noise_model, closed):
-    formula = "sigma * X" if noise_model == "scaled" else "X"
-    noise_model = None if noise_model == "scaled" else noise_model
+def test_closed_form_observation_parameters_are_the_iterated_optimum(
+    formula, noise, parameters, placeholders
+):
+    """Where every observation parameter is a scaling or a noise level of normal noise,
+    `evaluate` sets them in closed form; the iterated inner optimisation (kept for offsets
+    and other noise models) finds the same values, also where a bound holds σ (10 > σ̂ ≈ 1.6)."""
+    from msjax.inference import _fisher, _trust_region
+
+    problem = _scaled_birth_death(formula, noise, parameters, placeholders)
+    assert problem.closed_form_observation
+    theta = problem.nominal_parameters() + jnp.asarray([0.05, -0.03] + [0.0] * len(parameters))
+    ys, _, _ = _fisher.state_sensitivities(problem, theta)
+    closed = _trust_region._best_observation_parameters(problem, theta, ys)
+    iterated = _trust_region._optimise_observation_parameters(problem, theta, ys)
+    np.testing.assert_allclose(closed, iterated, rtol=0, atol=1e-8)
+    lower = np.asarray(problem.lower)
+    assert (float(closed[2]) == lower[2]) == (parameters[0].lower == 10.0)
+
+
+@pytest.mark.parametrize(
+    "formula, noise, noise_model, closed",
+    [
+        ("X", "sigma", None, True),
+        ("X", "noiseParameter1_x", None, True),
+        ("X", "sigma", Normal("log"), True),
+        ("scale * X", "sigma", None, True),
+        ("scale * X", "2.0", None, True),
+        ("X", "sigma * X", None, False),  # proportional noise
+        ("X", "sigma", Laplace(), False),
+        ("sigma * X", "sigma", None, False),  # σ also scales the observable
+        ("scale * X", "sigma", Normal("log"), False),  # a scaling of log-normal data
+        ("scale * X + sigma", "2.0", None, False),  # an offset
+        ("scale * X", "scale", None, False),
+        ("scale * X", "0.1 * x", None, False),  # noise proportional to the scaled value
+    ],
+)
+def test_closed_form_only_for_scalings_and_noise_levels_of_normal_noise(
+    formula, noise, noise_model, closed
+):
+    """``k`` is simulated; ``sigma`` and ``scale`` are observation parameters (read nowhere,
+    one of them is simply never moved)."""
     measured = [Measurement("x", t, 2.0 + t, noise_parameters=("sigma",)) for t in (1.0, 2.0)]
+    parameters = [Parameter("k", "log10", 1e-2, 1e2, 1.0)]
+    parameters += [Parameter(p, "log10", 1e-3, 1e3, 1.0) for p in ("sigma", "scale")]
     problem = Problem(
         msjax.models.birth_death(),
         [Observable("x", formula, noise=noise, noise_model=noise_model)],
         measured,
-        [Parameter("k", "log10", 1e-2, 1e2, 1.0), Parameter("sigma", "log10", 1e-3, 1e3, 1.0)],
+        parameters,
     )
-    assert problem.observation_parameters == (1,)
-    assert problem.closed_form_noise == closed
+    assert problem.closed_form_observation == closed
 
 
 @pytest.mark.slow  # run by .ci/run's inference step
