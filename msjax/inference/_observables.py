@@ -54,15 +54,14 @@ class Observable(eqx.Module):
     def placeholders(self, kind: str) -> int:
         """How many ``{kind}Parameter{k}_{id}`` placeholders the formulas use
         (kind: observable/noise)."""
+        names = formula_names(self.ast) | formula_names(self.noise_ast)
+        return max((self.placeholder(name, kind) or 0 for name in names), default=0)
+
+    def placeholder(self, name: str, kind: str) -> int | None:
+        """``k`` where ``name`` is this observable's ``{kind}Parameter{k}_{id}``, else None."""
         prefix, suffix = f"{kind}Parameter", f"_{self.id}"
-        ks = [
-            int(name[len(prefix) : -len(suffix)])
-            for name in formula_names(self.ast) | formula_names(self.noise_ast)
-            if name.startswith(prefix)
-            and name.endswith(suffix)
-            and name[len(prefix) : -len(suffix)].isdigit()
-        ]
-        return max(ks, default=0)
+        k = name[len(prefix) : -len(suffix)]
+        return int(k) if name.startswith(prefix) and name.endswith(suffix) and k.isdigit() else None
 
     def evaluate(self, env, obs_params, noise_params):
         """``(y, σ)`` from an environment mapping and placeholder values [K], [Kn]."""

@@ -86,10 +86,9 @@ def _source(name: str, o: Observable, row: int, ids, obs_src, noise_src) -> int 
     if name in ids:
         return ids.index(name)
     for kind, source in (("observable", obs_src), ("noise", noise_src)):
-        prefix, suffix = f"{kind}Parameter", f"_{o.id}"
-        k = name[len(prefix) : -len(suffix)]
-        if name.startswith(prefix) and name.endswith(suffix) and k.isdigit():
-            return int(source[row, int(k) - 1])
+        k = o.placeholder(name, kind)
+        if k is not None:
+            return int(source[row, k - 1])
     return None
 
 
