@@ -120,7 +120,9 @@ def _closed_form_groups(observables, rows, obs_src, noise_src, observation, ids,
     for o, r in zip(observables, rows, strict=True):
         normal = isinstance(o.noise_model, Normal)
         factors = _factors(o.ast) if normal and o.noise_model.scale == "lin" else []
+        names = formula_names(o.ast)
         noise_names = formula_names(o.noise_ast) - {o.id}
+        reads_own_value = o.id in formula_names(o.noise_ast)
         level = o.noise_ast[1] if normal and o.noise_ast[0] == "name" else None
         for i in r:
             at = (o, i, ids, obs_src, noise_src)
@@ -130,13 +132,13 @@ def _closed_form_groups(observables, rows, obs_src, noise_src, observation, ids,
             )
             if scaling is not None and _sources(formula_names(rest), *at) & observation.keys():
                 scaling = None
-            noisy = o.id in formula_names(o.noise_ast) or scaling in _sources(noise_names, *at)
+            noisy = reads_own_value or scaling in _sources(noise_names, *at)
             if scaling is not None and noisy:
                 return None  # the noise depends on the scaling
             sigma = _source(level, *at) if level else None
-            if sigma not in observation or sigma in _sources(formula_names(o.ast), *at):
+            if sigma not in observation or sigma in _sources(names, *at):
                 sigma = None
-            read = _sources(formula_names(o.ast) | noise_names, *at)
+            read = _sources(names | noise_names, *at)
             if read & observation.keys() - {scaling, sigma}:
                 return None
             scale_group[i] = observation.get(scaling, none)
