@@ -38,7 +38,12 @@ import numpy as np  # noqa: E402
 import msjax  # noqa: E402
 from msjax.inference import default_lanes  # noqa: E402
 
-BENCHMARK = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata" / "petab-benchmark"
+BENCHMARK = Path(
+    os.environ.get(
+        "MSJAX_PETAB_BENCHMARK",
+        Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata" / "petab-benchmark",
+    )
+)
 RESULTS = Path(__file__).parent / "results"
 MEMORY_PROBLEM = "Boehm_JProteomeRes2014"
 
@@ -195,6 +200,40 @@ def bench_pypesto(name: str, starts: int, reference: float) -> dict | None:
         row.update(fit_starts=starts, fit_wall_s=wall, fit_reached=reached)
         row["fit_s_per_start"] = wall / starts
     return row
+
+
+GPU_FITS = (
+    ("Boehm_JProteomeRes2014", 1000),
+    ("Fujita_SciSignal2010", 1000),
+    ("Brannmark_JBC2010", 1000),
+    ("Elowitz_Nature2000", 1000),
+)
+
+
+def gpu_cases(cases=GPU_FITS, seconds: float = 420.0) -> list[dict]:
+    """On an accelerator (every start a lane of one vmapped program): per problem, one nllh
+    and one nllh+gradient in the default mode, and a fit of many starts (`fit_row`). A case
+    begins only within ``seconds`` of the first; each row is printed as it finishes."""
+    references = reference_nllh()
+    end = time.perf_counter() + seconds
+    rows = []
+    for name, starts in cases:
+        case = f"fit {name}, {starts} starts"
+        if time.perf_counter() > end:
+            rows.append({"case": case, "skipped": f"not begun within {seconds:.0f} s"})
+            continue
+        problem = msjax.load_petab(_yaml(name))
+        theta = problem.nominal_parameters()
+        row = {"case": case, "problem": name, "parameters": problem.n_parameters}
+        row["reference"] = references[name]
+        row["nllh_compile_s"], row["nllh_s"] = timed(lambda p=problem, x=theta: p.nllh(x))
+        row["grad_compile_s"], row["grad_s"] = timed(lambda p=problem, x=theta: p.value_and_grad(x))
+        row.update(fit_row(problem, starts, references[name], None))
+        row["fit_best_minus_reference"] = row["fit_best_nllh"] - references[name]
+        del row["fit_waterfall"]
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
 
 
 def _fmt(value, spec: str) -> str:

@@ -1,9 +1,11 @@
 """GPU benchmark: large ODE batches, stochastic ensembles and tissues on one accelerator.
 
 Installs nothing; runs in a few minutes; prints a short table and writes JSON to $OUT (or
-bench/results/). Each case runs once to compile, then is timed.
+bench/results/). Each case runs once to compile, then is timed. Groups: ode, ssa, spatial,
+and fit (multistart fits of PEtab benchmark problems: needs petab, and the problems in
+``MSJAX_PETAB_BENCHMARK`` or ../shared); named groups only, or all but fit by default.
 
-    python bench/gpu.py
+    python bench/gpu.py [GROUP ...]
 """
 
 import json
@@ -67,28 +69,30 @@ def guarded(name, fn) -> list[dict]:
         return [{"case": name, "error": traceback.format_exc(limit=3)}]
 
 
-def main() -> None:
-    device = str(jax.devices()[0])
-    print(f"device: {device}, jax {jax.__version__}")
-    records = guarded("ode", ode_cases)
-    try:
-        from ssa import gpu_cases as ssa_cases
-    except ImportError:
-        ssa_cases = None
-    if ssa_cases is not None:
-        records += guarded("ssa", ssa_cases)
-    from spatial import gpu_cases as spatial_cases
+def _group(name: str):
+    """The case list of one group (imported lazily: each bench module has its own needs)."""
+    if name == "ode":
+        return ode_cases
+    module = __import__(name)
+    return module.gpu_cases
 
-    records += guarded("spatial", spatial_cases)
+
+def main(groups=("ode", "ssa", "spatial")) -> None:
+    device = str(jax.devices()[0])
+    print(f"device: {device} ({jax.devices()[0].device_kind}), jax {jax.__version__}")
+    records = []
+    for name in groups:
+        records += guarded(name, lambda name=name: _group(name)())
     for r in records:
         r.setdefault("device", device)
     out = Path(os.environ.get("OUT", Path(__file__).parent / "results"))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "gpu.json").write_text(
+    stem = "gpu" if tuple(groups) == ("ode", "ssa", "spatial") else "gpu_" + "_".join(groups)
+    (out / f"{stem}.json").write_text(
         json.dumps({"device": device, "jax": jax.__version__, "results": records}, indent=1)
     )
     print(json.dumps(records, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    main(*([sys.argv[1:]] if sys.argv[1:] else []))
