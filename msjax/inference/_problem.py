@@ -602,7 +602,9 @@ class Problem(eqx.Module):
         The experiments are solved together (`jax.vmap`), or with ``one_by_one`` one after
         another (`jax.lax.map`). A vmapped adaptive solve takes as many steps for every
         experiment as the longest needs; forward-mode sensitivities on the CPU pay for those
-        idle steps (`state_sensitivities`), plain and reverse-mode solves do not."""
+        idle steps (`state_sensitivities`), plain and reverse-mode solves do not. A single
+        experiment is never batched: under `jax.vmap` every `lax.cond` of the solver becomes
+        a select that runs both branches."""
         pool, theta_x = self._pool(theta)
         theta_c = pool[self.param_src]
         y0_c = self._initial_states(theta_c, pool)
@@ -620,7 +622,10 @@ class Problem(eqx.Module):
             return _adapter.solve(self.model, self.method, *args)
 
         experiments = (self.ts, theta_x, y0_x)
-        ys, ok_x = jax.lax.map(solve, experiments) if one_by_one else jax.vmap(solve)(experiments)
+        if one_by_one or self.ts.shape[0] == 1:
+            ys, ok_x = jax.lax.map(solve, experiments)
+        else:
+            ys, ok_x = jax.vmap(solve)(experiments)
         ok = ok & jnp.all(ok_x)
         if self.has_inf:
             steady = jax.vmap(lambda t, y: _adapter.steady_state(self.model, self.method, t, y))
@@ -777,7 +782,7 @@ def state_sensitivities(problem: Problem, theta):
     Schwen ran 136 ms per trust-region iteration instead of 179. On other devices a vmapped
     solve keeps them in parallel."""
     simulated = jnp.asarray(problem.simulated_parameters, dtype=int)
-    one_by_one = jax.default_backend() == "cpu" and problem.ts.shape[0] > 1
+    one_by_one = jax.default_backend() == "cpu"
 
     def simulate(z):
         ys, ok = problem.simulate(theta.at[simulated].set(z), one_by_one)
