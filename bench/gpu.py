@@ -77,7 +77,10 @@ def _group(name: str):
     return module.gpu_cases
 
 
-def main(groups=("ode", "ssa", "spatial")) -> None:
+DEFAULT_GROUPS = ("ode", "ssa", "spatial")
+
+
+def main(groups=DEFAULT_GROUPS) -> None:
     device = str(jax.devices()[0])
     print(f"device: {device} ({jax.devices()[0].device_kind}), jax {jax.__version__}")
     records = []
@@ -87,7 +90,7 @@ def main(groups=("ode", "ssa", "spatial")) -> None:
         r.setdefault("device", device)
     out = Path(os.environ.get("OUT", Path(__file__).parent / "results"))
     out.mkdir(parents=True, exist_ok=True)
-    stem = "gpu" if tuple(groups) == ("ode", "ssa", "spatial") else "gpu_" + "_".join(groups)
+    stem = "gpu" if tuple(groups) == DEFAULT_GROUPS else "gpu_" + "_".join(groups)
     (out / f"{stem}.json").write_text(
         json.dumps({"device": device, "jax": jax.__version__, "results": records}, indent=1)
     )
@@ -95,4 +98,4 @@ def main(groups=("ode", "ssa", "spatial")) -> None:
 
 
 if __name__ == "__main__":
-    main(*([sys.argv[1:]] if sys.argv[1:] else []))
+    main(tuple(sys.argv[1:]) or DEFAULT_GROUPS)
