@@ -5,6 +5,7 @@ test_petab.py)."""
 import math
 
 import diffrax
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -186,14 +187,14 @@ def test_trust_region_evaluation_gives_the_exact_gradient_and_the_best_noise_lev
     problem = _noisy_birth_death()
     assert problem.observation_parameters == (2,)
     theta = problem.nominal_parameters() + jnp.asarray([0.05, -0.03, 0.0])
-    ys, dys, ok = _fisher.state_sensitivities(problem, theta)
-    f, g, hessian = _fisher.scoring(problem, theta, ys, dys, ok)
+    ys, dys, ok = eqx.filter_jit(_fisher.state_sensitivities)(problem, theta)
+    f, g, hessian = eqx.filter_jit(_fisher.scoring)(problem, theta, ys, dys, ok)
     value, grad = problem.value_and_grad(theta, mode="reverse")
     assert float(f) == pytest.approx(float(value), rel=1e-12)
     np.testing.assert_allclose(g, grad, rtol=1e-9, atol=1e-12)
     assert np.all(np.linalg.eigvalsh(np.asarray(hessian)) > -1e-9)
 
-    moved, f_moved, _, _ = _trust_region.evaluate(problem, theta)
+    moved, f_moved, _, _ = eqx.filter_jit(_trust_region.evaluate)(problem, theta)
     h, _, _ = problem.predict(theta)
     sigma_hat = np.sqrt(np.mean((np.asarray(problem.data) - np.asarray(h)) ** 2))
     np.testing.assert_allclose(moved[:2], theta[:2], rtol=0, atol=0)
