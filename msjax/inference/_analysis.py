@@ -323,9 +323,14 @@ class Profile(eqx.Module):
     threshold: float = eqx.field(static=True)
 
 
-@ode_jit
+_PROFILE_GTOL = 1e-5  # projected gradient (parameter scale) at which re-optimisation stops
+
+
 def _profile_step(problem, index, value, x0, steps):
-    """Minimise nllh over all parameters but ``index`` (fixed at ``value``); warm start ``x0``."""
+    """Minimise nllh over all parameters but ``index`` (fixed at ``value``); warm start ``x0``.
+    At most ``steps`` L-BFGS iterations; it stops at a projected gradient below
+    `_PROFILE_GTOL` or at an iteration that does not lower the objective (each such one costs
+    a line search of 30 solves, and at a re-optimised point all the rest would too)."""
     import optax
 
     objective = _objective(problem)
@@ -340,16 +345,32 @@ def _profile_step(problem, index, value, x0, steps):
         state = opt.init(x)
         value_and_grad = optax.value_and_grad_from_state(f)
 
-        def body(_, carry):
-            x, state = carry
+        def body(carry):
+            k, x, state, _ = carry
             v, g = value_and_grad(x, state=state)
             g = jnp.where(mask & jnp.isfinite(g), g, 0.0)
             updates, state = opt.update(g, state, x, value=v, grad=g, value_fn=f)
-            x = jnp.where(mask, _clip(problem, x + updates), value)
-            return x, state
+            new = jnp.where(mask, _clip(problem, x + updates), value)
+            stationary = jnp.max(jnp.abs(x - _clip(problem, x - g))) <= _PROFILE_GTOL
+            lowered = optax.tree.get(state, "value") < v
+            done = stationary | ~lowered
+            return k + 1, jnp.where(done, x, new), state, done
 
-        x, state = jax.lax.fori_loop(0, steps, body, (x, state))
+        def more(carry):
+            k, _, _, done = carry
+            return (k < steps) & ~done
+
+        start = (jnp.asarray(0), x, state, jnp.asarray(False))
+        _, x, _, _ = jax.lax.while_loop(more, body, start)
     return x, f(x)
+
+
+@ode_jit
+def _profile_steps(problem, indices, values, x0s, steps):
+    """`_profile_step` for every row [R] of ``indices``, ``values`` and ``x0s`` [R, E] at once:
+    one program compiled at top level, with `ode_jit`'s CPU options (a jitted step under an
+    outer `jax.vmap` would not get them)."""
+    return jax.vmap(lambda i, v, x0: _profile_step(problem, i, v, x0, steps))(indices, values, x0s)
 
 
 def profile(
@@ -391,10 +412,9 @@ def profile(
     )  # [2K, n]
     f_hat = float(problem.objective(theta_hat))
     x = jnp.broadcast_to(theta_hat, (idx.size, theta_hat.shape[0]))
-    step = jax.vmap(lambda i, v, x0: _profile_step(problem, i, v, x0, steps))
     xs, fs = [], []
     for j in range(n_points):
-        x, f = step(jnp.asarray(idx), jnp.asarray(grids[:, j]), x)
+        x, f = _profile_steps(problem, jnp.asarray(idx), jnp.asarray(grids[:, j]), x, steps)
         xs.append(np.asarray(x))
         fs.append(np.asarray(f))
     xs = np.stack(xs, axis=1)  # [2K, n, E]
