@@ -11,8 +11,8 @@ from ._solution import Solution
 class AbstractMethod(eqx.Module):
     """A simulation method: ODE, SSA, tau-leaping, ... Subclasses implement `solve`.
 
-    ``fast_compile``: whether `simulate` compiles the method with `ode_jit`'s options (true for
-    ODE solves, whose compile time they halve).
+    ``fast_compile``: whether `simulate` and the ensembles compile the method with `ode_jit`'s
+    options (true for ODE solves, whose compile time they halve, and for tau-leaping).
     """
 
     fast_compile: ClassVar[bool] = False

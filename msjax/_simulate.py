@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._errors import ModelError, SolverError
-from ._jit import ode_jit
+from ._jit import method_jit
 from ._method import AbstractMethod
 from ._solution import RESULTS, Solution
 
@@ -64,8 +64,7 @@ def _solve(method, model, ts, params, y0, key, n):
     return jax.vmap(solve_one, in_axes=axes)(params, y0)
 
 
-_solve_jit = eqx.filter_jit(_solve)
-_solve_ode_jit = ode_jit(_solve)
+_solve_jit = method_jit(_solve)
 
 
 def _raise_on_failure(solution: Solution) -> Solution:
@@ -121,6 +120,5 @@ def simulate(
         raise ModelError(f"ts must be 1-D with at least two times, got shape {ts.shape}")
     params = as_parameters(model, params)
     y0 = as_state(model, y0)
-    solve = _solve_ode_jit if method.fast_compile else _solve_jit
-    solution = solve(method, model, ts, params, y0, key, n)
+    solution = _solve_jit(method, model, ts, params, y0, key, n)
     return _raise_on_failure(solution) if throw else solution

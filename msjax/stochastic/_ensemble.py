@@ -17,6 +17,7 @@ from jax.sharding import Mesh, PartitionSpec
 
 from .._devices import dividing_device_count
 from .._errors import ModelError
+from .._jit import method_jit
 from .._simulate import as_parameters, as_state
 from .._solution import RESULTS
 from ._common import (
@@ -115,7 +116,7 @@ def _sharded(fn, method, model, ts, params, y0, key, start, size, devices):
     return mapped(starts)
 
 
-@eqx.filter_jit
+@method_jit
 def _chunk_trajectories(method, model, ts, params, y0, key, start, size, devices):
     def keep(ys, ok, index):
         return ys, ok
@@ -150,7 +151,7 @@ def _partial_stats(ys, ok, index, n, lo, width, bins):
     return count, mean, m2, histogram, outside.astype(jnp.int32)
 
 
-@eqx.filter_jit
+@method_jit
 def _chunk_stats(method, model, ts, params, y0, key, start, size, devices, n, lo, width, bins):
     """Per-device partial statistics of one chunk (`_partial_stats`, leading axis [D])."""
 

@@ -416,6 +416,7 @@ class TauLeap(AbstractStochasticMethod):
     """
 
     executes_events: ClassVar[bool] = True
+    fast_compile: ClassVar[bool] = True  # see `msjax._jit`
     eps: float = 0.03
     n_critical: int = 10
     ssa_factor: float = 10.0
