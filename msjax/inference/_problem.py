@@ -668,8 +668,8 @@ class Problem(eqx.Module):
 
     def predict(self, theta) -> tuple[Float[Array, " rows"], Float[Array, " rows"], Array]:
         """Simulated observables ``h`` [M] and noise levels ``σ`` [M] at every measurement, and
-        whether every solve succeeded (one compiled program: op by op, a call of the built-in
-        example's took 1.9 s, compiled 1.5 ms)."""
+        whether every solve succeeded. One compiled program: run op by op, a call on the
+        built-in example took 1.9 s; compiled, 1.5 ms."""
         return _predict(self, jnp.asarray(theta, dtype=self.nominal_linear.dtype))
 
     def log_likelihood_of(self, h, sigma) -> Float[Array, " rows"]:
