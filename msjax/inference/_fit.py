@@ -315,7 +315,8 @@ def _where_tree(mask, a, b):
 
 
 class _Resampler:
-    """Replacement points for starts whose first evaluation fails (`fit` with ``resample``):
+    """Replacement points for starts whose first evaluation fails or finds a plateau (`fit`
+    with ``resample``):
     the points of fresh Latin hypercubes, one after another, up to ``rounds − 1`` hypercubes,
     as in `feasible_starts`. The fit's own first iteration finds the failures, so no separate
     program solves every candidate first: a fit compiles one solve program instead of two."""
@@ -374,7 +375,7 @@ def _pool(problem, method, settings, x0s, lanes, chunk, max_steps, deadline, bar
             problem, method, learning_rate, gtol, ftol, best, carries, stop, limit, devices
         )
         done = np.asarray(_done(carries, max_steps)) & (owner >= 0)
-        retry = _retry(spares, done & _failed_at_once(carries), owner, x0s)
+        retry = _retry(spares, done & _void_at_once(carries), owner, x0s)
         handed_in = done & ~retry
         finished = owner[handed_in]
         xs[finished] = np.asarray(carries.x)[handed_in]
@@ -398,9 +399,12 @@ def _pool(problem, method, settings, x0s, lanes, chunk, max_steps, deadline, bar
     return xs[:queued], fvals[:queued], iterations[:queued], converged[:queued], x0s[:queued]
 
 
-def _failed_at_once(carries) -> np.ndarray:
-    """Lanes [L] whose start failed at its first evaluation (a solve that fails there)."""
-    return (np.asarray(carries.it) <= 1) & ~np.isfinite(np.asarray(carries.f))
+def _void_at_once(carries) -> np.ndarray:
+    """Lanes [L] whose start gave nothing to descend at its first evaluation: a solve that
+    failed there, or a projected gradient already below ``gtol`` (a plateau, where the
+    estimated parameters barely move any observable)."""
+    first = np.asarray(carries.it) <= 1
+    return first & (~np.isfinite(np.asarray(carries.f)) | np.asarray(carries.converged))
 
 
 def _retry(resampler, failed, owner, x0s) -> np.ndarray:
@@ -499,8 +503,8 @@ def fit(
     """Minimise ``problem.objective`` (nllh − log prior) from ``n_starts`` starts.
 
     Starts are a Latin hypercube in the bounds on the parameter scale, or ``x0`` [N, E]; a
-    start whose solve fails at once begins again at a point of a fresh hypercube (as
-    `feasible_starts`).
+    start whose solve fails at once, or whose projected gradient is already below ``gtol``
+    there (a plateau), begins again at a point of a fresh hypercube (as `feasible_starts`).
     One compiled program advances ``lanes`` starts together (under `jax.vmap`, split over
     local devices when there are several), ``chunk`` iterations per call; between calls,
     lanes whose start has finished take the next one (a pool), so a slow start holds up only
@@ -515,8 +519,9 @@ def fit(
       model), ``"lbfgs"`` (optax L-BFGS with backtracking line search), ``"adam"`` (optax,
       step ``learning_rate``), ``"levenberg_marquardt"`` / ``"gauss_newton"`` (optimistix, on
       ``problem.residuals``: Gaussian noise models only).
-    - ``key``: PRNG key for the starts; ``resample``: replace starts whose solve fails (False:
-      the plain hypercube); ``max_steps``: iterations per start;
+    - ``key``: PRNG key for the starts; ``resample``: replace starts whose solve fails or that
+      stop at their first evaluation (False: the plain hypercube); ``max_steps``: iterations
+      per start;
       ``gtol``: projected-gradient tolerance; ``ftol``: a change of the objective that counts
       as no progress (trust region: an absolute fall over 50 iterations, default 1e-3
       log-likelihood units; a start more than 1 above the best finished start also stops

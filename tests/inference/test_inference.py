@@ -169,6 +169,36 @@ def test_fit_replaces_a_start_whose_first_solve_fails_by_a_fresh_hypercube_point
     assert np.unique(x0s, axis=0).shape[0] == 20
 
 
+def test_fit_replaces_a_start_on_a_plateau_by_a_fresh_hypercube_point():
+    """Production switched off for ``a ≫ 10⁻³`` (``k / (1 + (a/10⁻³)⁸)``): there the
+    projected gradient already vanishes at a start's first evaluation. Without resampling
+    those starts end on the plateau after that one iteration; with it they begin again at
+    fresh hypercube points, and every start reaches the optimum."""
+    model = msjax.Model(
+        {"X": 0.0},
+        [
+            msjax.Reaction("-> X", lambda x, p: p["k"] / (1.0 + (p["a"] / 1e-3) ** 8)),
+            msjax.Reaction("X ->", msjax.MassAction("g")),
+        ],
+        {"k": 1.0, "a": 1e-4, "g": 0.5},
+    )
+    problem = Problem(
+        model,
+        [Observable("x", "X", noise="1.0")],
+        [Measurement("x", float(t), 1.5) for t in np.linspace(1.0, 10.0, 5)],
+        [Parameter("a", "log10", 1e-5, 1e1, 1e-4), Parameter("k", "log10", 1e-1, 1e1, 1.0)],
+    )
+    settings = dict(key=jax.random.key(0), max_steps=20)
+    plain = fit(problem, 10, resample=False, **settings)
+    stuck = np.asarray(plain.iterations) == 1
+    assert 0 < stuck.sum() < 10
+    assert np.all(np.asarray(plain.fvals)[stuck] > float(plain.fun) + 1.0)
+    assert np.all(np.asarray(plain.x0s)[stuck, 0] > -2.0)  # a > 10⁻²: switched off
+    result = fit(problem, 10, **settings)
+    assert np.all(np.asarray(result.iterations) > 1)
+    np.testing.assert_allclose(result.fvals, plain.fun, rtol=0, atol=1e-6)
+
+
 def test_fit_reports_values_at_the_problems_own_tolerance():
     """A fit solved at rtol 1e-6 reports every end point's objective as the problem's own
     solve (rtol 1e-10) gives it."""
