@@ -316,10 +316,10 @@ def _where_tree(mask, a, b):
 
 class _Resampler:
     """Replacement points for starts whose first evaluation fails or finds a plateau (`fit`
-    with ``resample``):
-    the points of fresh Latin hypercubes, one after another, up to ``rounds − 1`` hypercubes,
-    as in `feasible_starts`. The fit's own first iteration finds the failures, so no separate
-    program solves every candidate first: a fit compiles one solve program instead of two."""
+    with ``resample``): the points of fresh Latin hypercubes, one after another, up to
+    ``rounds − 1`` hypercubes, as in `feasible_starts`. The fit's own first iteration finds
+    those starts, so no separate program solves every candidate first: a fit compiles one
+    solve program instead of two."""
 
     def __init__(self, problem: Problem, n: int, *, key, rounds: int = 10):
         self._bounds, self._n = (problem.lower, problem.upper), n
@@ -350,8 +350,9 @@ def _pool(problem, method, settings, x0s, lanes, chunk, max_steps, deadline, bar
     """Run the starts ``x0s`` [N, E] through a pool of ``lanes`` lanes: after every
     ``chunk`` iterations finished lanes hand in their result and take the next start, until
     ``deadline`` (`time.perf_counter`; None: none) has passed. ``settings``: the optimiser's
-    ``(learning_rate, gtol, ftol)``. A start whose first evaluation fails begins again at the
-    next point of the `_Resampler` ``spares`` (None: none), while it has one.
+    ``(learning_rate, gtol, ftol)``. A start whose first evaluation fails or finds a plateau
+    (`_void_at_once`) begins again at the next point of the `_Resampler` ``spares`` (None:
+    none), while it has one.
 
     Returns ``(xs [B, E], fvals [B], iterations [B], converged [B], x0s [B, E])`` as NumPy
     arrays for the first ``B`` starts, those begun before the deadline (``x0s``: the points
@@ -407,13 +408,13 @@ def _void_at_once(carries) -> np.ndarray:
     return first & (~np.isfinite(np.asarray(carries.f)) | np.asarray(carries.converged))
 
 
-def _retry(resampler, failed, owner, x0s) -> np.ndarray:
-    """Lanes [L] among ``failed`` whose start begins again at its `_Resampler` replacement
+def _retry(resampler, void, owner, x0s) -> np.ndarray:
+    """Lanes [L] among ``void`` whose start begins again at its `_Resampler` replacement
     (written to ``x0s``)."""
-    retry = np.zeros_like(failed)
+    retry = np.zeros_like(void)
     if resampler is None:
         return retry
-    for lane in np.flatnonzero(failed):
+    for lane in np.flatnonzero(void):
         point = resampler.replacement()
         if point is not None:
             x0s[owner[lane]] = point
@@ -504,7 +505,8 @@ def fit(
 
     Starts are a Latin hypercube in the bounds on the parameter scale, or ``x0`` [N, E]; a
     start whose solve fails at once, or whose projected gradient is already below ``gtol``
-    there (a plateau), begins again at a point of a fresh hypercube (as `feasible_starts`).
+    there (a plateau), begins again at a point of a fresh hypercube (`feasible_starts` screens
+    failed solves the same way).
     One compiled program advances ``lanes`` starts together (under `jax.vmap`, split over
     local devices when there are several), ``chunk`` iterations per call; between calls,
     lanes whose start has finished take the next one (a pool), so a slow start holds up only
