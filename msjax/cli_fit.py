@@ -35,6 +35,12 @@ def add_fit_commands(subparsers) -> None:
     )
     fit.add_argument("--max-steps", type=int, default=500, help="iterations per start")
     fit.add_argument("--seed", type=int, default=0, help="seed of the Latin-hypercube starts")
+    fit.add_argument(
+        "--near-best",
+        type=float,
+        default=0.0,
+        help="fraction of the starts begun near the best end point so far (default 0)",
+    )
     fit.set_defaults(run=run_fit)
 
     spectrum = subparsers.add_parser("spectrum", help="Fisher information eigen-spectrum")
@@ -143,6 +149,7 @@ def run_fit(args: argparse.Namespace) -> int:
         method=args.method,
         key=jax.random.key(args.seed),
         max_steps=args.max_steps,
+        near_best=args.near_best,
     )
     print(result.summary())
     print(f"  nllh at the best start (priors excluded): {float(problem.nllh(result.x)):.6g}")

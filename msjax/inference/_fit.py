@@ -63,14 +63,18 @@ class FitResult(eqx.Module):
         return "\n".join(lines)
 
 
+def _finite_bounds(lower, upper) -> tuple[np.ndarray, np.ndarray]:
+    """The bounds [D] as NumPy arrays, infinite ones replaced by ±5."""
+    return np.where(np.isfinite(lower), lower, -5.0), np.where(np.isfinite(upper), upper, 5.0)
+
+
 def latin_hypercube(lower, upper, n: int, *, key) -> Float[Array, "n dims"]:
     """``n`` points [n, D] in the box ``[lower, upper]`` [D]: one per stratum in every
     dimension (McKay, Beckman & Conover 1979). Infinite bounds are replaced by ±5. Drawn by
     NumPy from the key's bits: no compiled program (JAX's permutations took 1.4 s to compile,
     a tenth of a fit's)."""
     rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
-    lower = np.where(np.isfinite(lower), lower, -5.0)
-    upper = np.where(np.isfinite(upper), upper, 5.0)
+    lower, upper = _finite_bounds(lower, upper)
     d = lower.shape[0]
     strata = np.stack([rng.permutation(n) for _ in range(d)], axis=1)
     u = rng.uniform(size=(n, d))
@@ -315,17 +319,22 @@ def _where_tree(mask, a, b):
 
 
 class _Resampler:
-    """Replacement points for starts whose first evaluation fails or finds a plateau (`fit`
-    with ``resample``): the points of fresh Latin hypercubes, one after another, up to
-    ``rounds − 1`` hypercubes, as in `feasible_starts`. The fit's own first iteration finds
-    those starts, so no separate program solves every candidate first: a fit compiles one
-    solve program instead of two."""
+    """Where starts begin. With ``replace``, replacement points for starts whose first
+    evaluation fails or finds a plateau: the points of fresh Latin hypercubes, one after
+    another, up to ``rounds − 1`` hypercubes, as in `feasible_starts`. The fit's own first
+    iteration finds those starts, so no separate program solves every candidate first: a fit
+    compiles one solve program instead of two. A fraction ``near_best`` of the starts, spread
+    evenly among them, begin near the best end point found when they begin (`near`)."""
 
-    def __init__(self, problem: Problem, n: int, *, key, rounds: int = 10):
-        self._bounds, self._n = (problem.lower, problem.upper), n
+    def __init__(
+        self, problem: Problem, n: int, *, key, rounds: int = 10, replace=True, near_best=0.0
+    ):
+        self._bounds, self._n, self._replace = (problem.lower, problem.upper), n, replace
         self._keys = jax.random.split(key, rounds)
+        self._rng = np.random.default_rng(np.asarray(jax.random.key_data(key)) + 1)
         self._hypercubes: list[np.ndarray] = []
         self._taken = 0  # replacement points handed out
+        self._near_best = near_best
 
     def _hypercube(self, k: int) -> np.ndarray:
         while len(self._hypercubes) <= k:
@@ -340,10 +349,23 @@ class _Resampler:
     def replacement(self) -> np.ndarray | None:
         """The next point [E]; None when the hypercubes are spent."""
         k, i = divmod(self._taken, self._n)
-        if k + 1 >= self._keys.shape[0]:
+        if not self._replace or k + 1 >= self._keys.shape[0]:
             return None
         self._taken += 1
         return self._hypercube(k + 1)[i]
+
+    def begins_near_best(self, i: int) -> bool:
+        """Whether start ``i`` is one of the fraction ``near_best``, spread evenly (0.5: every
+        second start), so that a fit stopped by ``max_time`` has begun its share of them."""
+        return math.floor((i + 1) * self._near_best) > math.floor(i * self._near_best)
+
+    def near(self, x) -> np.ndarray:
+        """A point [E] around ``x`` [E]: a normal step on the parameter scale whose standard
+        deviation is a quarter of each parameter's range (infinite bounds: ±5), clipped into
+        the bounds."""
+        lower, upper = _finite_bounds(*self._bounds)
+        step = self._rng.normal(size=np.shape(x)) * (upper - lower) / 4
+        return np.clip(x + step, lower, upper)
 
 
 def _pool(problem, method, settings, x0s, lanes, chunk, max_steps, deadline, bar=None, spares=None):
@@ -388,6 +410,7 @@ def _pool(problem, method, settings, x0s, lanes, chunk, max_steps, deadline, bar
         owner[handed_in] = -1
         owner[refill] = np.arange(queued, queued + refill.size)
         queued += refill.size
+        _begin_near_best(spares, owner[refill], x0s, xs, fvals)
         restart = retry | np.isin(np.arange(lanes), refill)
         if restart.any():
             starts = np.array(carries.x)
@@ -406,6 +429,17 @@ def _void_at_once(carries) -> np.ndarray:
     estimated parameters barely move any observable)."""
     first = np.asarray(carries.it) <= 1
     return first & (~np.isfinite(np.asarray(carries.f)) | np.asarray(carries.converged))
+
+
+def _begin_near_best(resampler, starts, x0s, xs, fvals) -> None:
+    """Points `_Resampler.near` the best end point so far (``xs`` [N, E], ``fvals`` [N]),
+    written to ``x0s``, for those of ``starts`` that the resampler begins near the best."""
+    if resampler is None or not np.isfinite(fvals).any():
+        return
+    best = xs[np.argmin(fvals)]
+    for i in starts:
+        if resampler.begins_near_best(int(i)):
+            x0s[i] = resampler.near(best)
 
 
 def _retry(resampler, void, owner, x0s) -> np.ndarray:
@@ -499,6 +533,7 @@ def fit(
     ode_max_steps: int | None = 10_000,
     ode_rtol: float | None = 1e-6,
     max_time: float | None = None,
+    near_best: float = 0.0,
     progress: bool | None = None,
 ) -> FitResult:
     """Minimise ``problem.objective`` (nllh − log prior) from ``n_starts`` starts.
@@ -541,6 +576,13 @@ def fit(
     - ``max_time``: seconds after which no further start begins (those begun run to their
       end; the result holds only the starts begun). None: no limit. Not for the least-squares
       methods.
+    - ``near_best``: the fraction of the ``n_starts`` (spread evenly: 0.5, every second one)
+      that begin near the best end point found when they begin, instead of at their hypercube
+      points (the first lanes, begun before any start has finished, keep theirs): a normal step on
+      the parameter scale whose standard deviation is a quarter of each parameter's range
+      (a global phase, as in basin hopping, for problems whose hypercube starts end in the
+      optimum's neighbourhood but seldom at it). Default 0: every start from the hypercube.
+      Not with ``x0`` nor the least-squares methods.
     - ``progress``: a tqdm bar over finished starts (default: on for more than 100 starts ×
       100 steps).
 
@@ -553,6 +595,10 @@ def fit(
         raise InferenceError(f"unknown fit method {method!r}; known: {list(METHODS)}")
     if ftol is None:
         ftol = 1e-3 if method == "trust_region" else 1e-10
+    if not 0.0 <= near_best <= 1.0:
+        raise InferenceError(f"fit needs 0 <= near_best <= 1 (got {near_best})")
+    if near_best and (x0 is not None or method in ("levenberg_marquardt", "gauss_newton")):
+        raise InferenceError("near_best needs hypercube starts (no x0) and a pooled method")
     start = time.perf_counter()
     rtol = problem.method.rtol if ode_rtol is None else max(ode_rtol, problem.method.rtol)
     ode_steps = problem.method.max_steps if ode_max_steps is None else ode_max_steps
@@ -564,9 +610,8 @@ def fit(
     elif least_squares and resample:
         x0s = feasible_starts(fitted, n_starts, key=key)
     else:
-        resampler = _Resampler(problem, n_starts, key=key)
+        resampler = _Resampler(problem, n_starts, key=key, replace=resample, near_best=near_best)
         x0s = resampler.starts()
-        resampler = resampler if resample else None
     n = x0s.shape[0]
     lanes = default_lanes(n) if lanes is None else lanes
     if not 1 <= lanes or not 1 <= chunk:

@@ -199,6 +199,39 @@ def test_fit_replaces_a_start_on_a_plateau_by_a_fresh_hypercube_point():
     np.testing.assert_allclose(result.fvals, plain.fun, rtol=0, atol=1e-6)
 
 
+def test_fit_begins_its_last_starts_near_the_best_end_point():
+    """``near_best=0.5``, one lane: every second start begins around the best end point found
+    before it instead of at its hypercube point, and every start reaches this
+    unimodal problem's optimum. The points drawn around a centre spread as documented: a
+    normal step of a quarter of each range, clipped at the bounds (±2 standard deviations),
+    whose standard deviation is then 0.9595 of the step's."""
+    from msjax.inference._fit import _Resampler
+
+    problem = _noisy_birth_death()
+    key = jax.random.key(2)
+    hypercube = np.asarray(
+        latin_hypercube(problem.lower, problem.upper, 8, key=jax.random.split(key, 10)[0])
+    )
+    result = fit(problem, 8, key=key, near_best=0.5, ode_rtol=None)
+    x0s = np.asarray(result.x0s)
+    from_hypercube = np.array([(hypercube[::2] == x).all(axis=1).any() for x in x0s])
+    assert from_hypercube.sum() == 4
+    assert not (hypercube[1::2, None] == x0s[None, ~from_hypercube]).all(axis=2).any()
+    np.testing.assert_allclose(result.fvals, result.fun, rtol=0, atol=1e-6)
+
+    lower, upper = np.asarray(problem.lower), np.asarray(problem.upper)
+    centre = (lower + upper) / 2
+    resampler = _Resampler(problem, 8, key=key)
+    points = np.stack([resampler.near(centre) for _ in range(4000)])
+    assert np.all((points >= lower) & (points <= upper))
+    np.testing.assert_allclose(points.std(axis=0), 0.9595 * (upper - lower) / 4, rtol=0.05)
+    assert np.all(np.abs(points.mean(axis=0) - centre) < 0.05 * (upper - lower) / 4)
+    with pytest.raises(InferenceError, match="near_best"):
+        fit(problem, 8, key=key, near_best=1.5)
+    with pytest.raises(InferenceError, match="near_best"):
+        fit(problem, key=key, x0=hypercube, near_best=0.5)
+
+
 def test_fit_reports_values_at_the_problems_own_tolerance():
     """A fit solved at rtol 1e-6 reports every end point's objective as the problem's own
     solve (rtol 1e-10) gives it."""
