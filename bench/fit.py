@@ -79,7 +79,7 @@ def timed(fn, repeats: int = 5, seconds: float = 2.0) -> tuple[float, float]:
 
 
 def bench_msjax(
-    name: str, starts: int, reference: float, budget: float | None, near_best: float = 0.0
+    name: str, starts: int, reference: float, budget: float | None, near_best: float | None = None
 ) -> dict:
     start = time.perf_counter()
     problem = msjax.load_petab(_yaml(name))
@@ -101,13 +101,14 @@ def bench_msjax(
 
 
 def fit_row(
-    problem, starts: int, reference: float, budget: float | None, near_best: float = 0.0
+    problem, starts: int, reference: float, budget: float | None, near_best: float | None = None
 ) -> dict:
     """A ``starts``-start fit with msjax's defaults (one call, as a user makes it), beginning
     no new start after ``budget`` seconds. Its compilation is timed first by a fit that stops
     after one iteration of one start: what a user waits before the first iteration (that time
     also holds the iteration and the evaluation again at the problem's tolerance).
-    ``near_best``: `msjax.fit`'s fraction of starts that begin near the best end point."""
+    ``near_best``: `msjax.fit`'s fraction of starts begun near the best end point (None:
+    its default)."""
     theta = problem.nominal_parameters()
     objective_ref = float(problem.objective(theta))
     key = jax.random.key(0)
@@ -297,7 +298,7 @@ def main(argv=None) -> int:
         "--fit-budget", type=float, default=None, help="s after which a fit begins no new start"
     )
     parser.add_argument(
-        "--near-best", type=float, default=0.0, help="fraction of starts begun near the best"
+        "--near-best", type=float, default=None, help="msjax.fit near_best (default: its own)"
     )
     parser.add_argument("--peer-starts", type=int, default=10, help="pyPESTO fit starts")
     parser.add_argument("--no-peers", action="store_true")

@@ -38,8 +38,8 @@ def add_fit_commands(subparsers) -> None:
     fit.add_argument(
         "--near-best",
         type=float,
-        default=0.0,
-        help="fraction of the starts begun near the best end point so far (default 0)",
+        default=None,
+        help="fraction of the starts begun near the best end point so far (default 0.5)",
     )
     fit.set_defaults(run=run_fit)
 

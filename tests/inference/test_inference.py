@@ -153,7 +153,7 @@ def test_fit_replaces_a_start_whose_first_solve_fails_by_a_fresh_hypercube_point
     )
     solvable = np.isfinite([float(problem.objective(x)) for x in first])
     assert 0 < solvable.sum() < 10
-    settings = dict(key=key, max_steps=1, ode_max_steps=None, ode_rtol=None)
+    settings = dict(key=key, max_steps=1, ode_max_steps=None, ode_rtol=None, near_best=0.0)
     plain = fit(problem, 20, resample=False, **settings)
     assert int(np.sum(np.asarray(plain.failed))) == 20 - solvable.sum()
     result = fit(problem, 20, **settings)
@@ -188,7 +188,7 @@ def test_fit_replaces_a_start_on_a_plateau_by_a_fresh_hypercube_point():
         [Measurement("x", float(t), 1.5) for t in np.linspace(1.0, 10.0, 5)],
         [Parameter("a", "log10", 1e-5, 1e1, 1e-4), Parameter("k", "log10", 1e-1, 1e1, 1.0)],
     )
-    settings = dict(key=jax.random.key(0), max_steps=20)
+    settings = dict(key=jax.random.key(0), max_steps=20, near_best=0.0)
     plain = fit(problem, 10, resample=False, **settings)
     stuck = np.asarray(plain.iterations) == 1
     assert 0 < stuck.sum() < 10
@@ -212,7 +212,7 @@ def test_fit_begins_its_last_starts_near_the_best_end_point():
     hypercube = np.asarray(
         latin_hypercube(problem.lower, problem.upper, 8, key=jax.random.split(key, 10)[0])
     )
-    result = fit(problem, 8, key=key, near_best=0.5, ode_rtol=None)
+    result = fit(problem, 8, key=key, ode_rtol=None)  # near_best: 0.5 by default
     x0s = np.asarray(result.x0s)
     from_hypercube = np.array([(hypercube[::2] == x).all(axis=1).any() for x in x0s])
     assert from_hypercube.sum() == 4
