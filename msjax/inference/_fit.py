@@ -375,7 +375,8 @@ def _pool(problem, method, settings, x0s, lanes, chunk, max_steps, deadline, bar
     ``deadline`` (`time.perf_counter`; None: none) has passed. ``settings``: the optimiser's
     ``(learning_rate, gtol, ftol)``. A start whose first evaluation fails or finds a plateau
     (`_void_at_once`) begins again at the next point of the `_Resampler` ``spares`` (None:
-    none), while it has one.
+    none), while it has one; a start that ``spares`` begins near the best
+    (`_Resampler.begins_near_best`) takes a point near the best end point when it begins.
 
     Returns ``(xs [B, E], fvals [B], iterations [B], converged [B], x0s [B, E])`` as NumPy
     arrays for the first ``B`` starts, those begun before the deadline (``x0s``: the points
@@ -542,7 +543,8 @@ def fit(
     Starts are a Latin hypercube in the bounds on the parameter scale, or ``x0`` [N, E]; a
     start whose solve fails at once, or whose projected gradient is already below ``gtol``
     there (a plateau), begins again at a point of a fresh hypercube (`feasible_starts` screens
-    failed solves the same way).
+    failed solves the same way). Every second hypercube start (``near_best``) begins near the
+    best end point found so far instead.
     One compiled program advances ``lanes`` starts together (under `jax.vmap`, split over
     local devices when there are several), ``chunk`` iterations per call; between calls,
     lanes whose start has finished take the next one (a pool), so a slow start holds up only
@@ -558,7 +560,7 @@ def fit(
       step ``learning_rate``), ``"levenberg_marquardt"`` / ``"gauss_newton"`` (optimistix, on
       ``problem.residuals``: Gaussian noise models only).
     - ``key``: PRNG key for the starts; ``resample``: replace starts whose solve fails or that
-      stop at their first evaluation (False: the plain hypercube); ``max_steps``: iterations
+      stop at their first evaluation (False: they end there); ``max_steps``: iterations
       per start;
       ``gtol``: projected-gradient tolerance; ``ftol``: a change of the objective that counts
       as no progress (trust region: an absolute fall over 50 iterations, default 1e-3
