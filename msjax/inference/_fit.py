@@ -333,6 +333,7 @@ class _Resampler:
         self._bounds, self._n, self._replace = (problem.lower, problem.upper), n, replace
         self._keys = jax.random.split(key, rounds)
         self._rng = np.random.default_rng(np.asarray(jax.random.key_data(key)) + 1)
+        self._box = _finite_bounds(problem.lower, problem.upper)
         self._hypercubes: list[np.ndarray] = []
         self._taken = 0  # replacement points handed out
         self._near_best = near_best
@@ -364,7 +365,7 @@ class _Resampler:
         """A point [E] around ``x`` [E]: a normal step on the parameter scale whose standard
         deviation is a quarter of each parameter's range (infinite bounds: ±5), clipped into
         the bounds."""
-        lower, upper = _finite_bounds(*self._bounds)
+        lower, upper = self._box
         step = self._rng.normal(size=np.shape(x)) * (upper - lower) / 4
         return np.clip(x + step, lower, upper)
 
@@ -601,11 +602,12 @@ def fit(
     if ftol is None:
         ftol = 1e-3 if method == "trust_region" else 1e-10
     least_squares = method in ("levenberg_marquardt", "gauss_newton")
+    pooled_hypercube = x0 is None and not least_squares
     if near_best is None:
-        near_best = 0.0 if x0 is not None or least_squares else _NEAR_BEST
+        near_best = _NEAR_BEST if pooled_hypercube else 0.0
     if not 0.0 <= near_best <= 1.0:
         raise InferenceError(f"fit needs 0 <= near_best <= 1 (got {near_best})")
-    if near_best and (x0 is not None or least_squares):
+    if near_best and not pooled_hypercube:
         raise InferenceError("near_best needs hypercube starts (no x0) and a pooled method")
     start = time.perf_counter()
     rtol = problem.method.rtol if ode_rtol is None else max(ode_rtol, problem.method.rtol)
