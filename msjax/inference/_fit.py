@@ -300,12 +300,18 @@ def _least_squares(problem, method, x0s, max_steps, rtol, atol):
 
 
 def default_lanes(n_starts: int) -> int:
-    """Starts advanced together by default: all of them on an accelerator; on CPU one,
-    unbatched. A vmapped lane costs about as much as a separate solve there, and every lane of
-    a batch waits for its stiffest start; lanes split over two host devices with `shard_map`
-    ran slower still (20 Boehm starts, unloaded: one lane 8.3 s, two sharded lanes 15.6 s;
-    bench/fit.py)."""
-    return n_starts if jax.default_backend() != "cpu" else 1
+    """Starts advanced together by default. On an accelerator a quarter of them (at least
+    one): the others take the lanes of finished starts, so that a stiff start holds up its
+    own lane only, and the starts begun near the best (``near_best``) take part. On an H200,
+    1000 Boehm_JProteomeRes2014 starts on 250 lanes reached the optimum 295 times in 66.8 s
+    (0.23 s per reached start), on 1000 lanes 61 times in 37.3 s (0.61 s); 1000 lanes of
+    Fujita_SciSignal2010 or Elowitz_Nature2000 did not finish within 420 or 280 s, 100 lanes
+    finished in 236 and 197 s (bench/results/gpu_fit_pool_h200.json).
+    On CPU one, unbatched. A vmapped lane costs about as much as a separate solve there, and
+    every lane of a batch waits for its stiffest start; lanes split over two host devices with
+    `shard_map` ran slower still (20 Boehm starts, unloaded: one lane 8.3 s, two sharded lanes
+    15.6 s; bench/fit.py)."""
+    return max(1, n_starts // 4) if jax.default_backend() != "cpu" else 1
 
 
 def _where_tree(mask, a, b):
@@ -568,7 +574,8 @@ def fit(
       log-likelihood units; a start more than 1 above the best finished start also stops
       when even at 4 times the pace of its last 10 iterations it would not reach that best
       within ``max_steps``; L-BFGS: a relative change in 5 iterations in a row, default 1e-10).
-    - ``lanes``: starts advanced together (default `default_lanes`: one on CPU).
+    - ``lanes``: starts advanced together (default `default_lanes`: one on CPU, a quarter
+      of the starts on an accelerator).
     - ``ode_max_steps``: ODE steps per solve during the fit (AMICI's default 10⁴; None: the
       problem's own): a start whose solve needs more gets +inf there and the line search
       steps back, instead of every lane waiting for it.
