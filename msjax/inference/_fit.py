@@ -572,7 +572,7 @@ def fit(
       ``gtol``: projected-gradient tolerance; ``ftol``: a change of the objective that counts
       as no progress (trust region: an absolute fall over 50 iterations, default 1e-3
       log-likelihood units; a start more than 1 above the best finished start also stops
-      when even at 4 times the pace of its last 10 iterations it would not reach that best
+      when even at 4 times the pace of those 50 iterations it would not reach that best
       within ``max_steps``; L-BFGS: a relative change in 5 iterations in a row, default 1e-10).
     - ``lanes``: starts advanced together (default `default_lanes`: one on CPU, a quarter
       of the starts on an accelerator).
