@@ -29,7 +29,7 @@ _RADIUS0 = 0.1  # initial trust radius on the parameter scale (a tenth of a deca
 _ACCEPT = 1e-4  # minimum actual/predicted decrease
 _WINDOW = 50  # iterations over which a start must fall by ftol, and a far start measures its pace
 _XTOL = 1e-10
-_NEAR_BEST = 1.0  # a start within this of the best objective found is not stopped for crawling
+_CLOSE_TO_BEST = 1.0  # a start within this of the best objective is not stopped for its pace
 _PACE_SLACK = 4.0  # a far start stops when even this many times its recent pace would not do
 _INNER_STEPS = 30  # iterations on the observation parameters per trial point
 _BISECTIONS = 60
@@ -274,7 +274,7 @@ def step(
     it = c.it + 1
     check = (it % _WINDOW == 0) & ~c.fresh
     fall = c.checkpoint - s.f
-    far = s.f > best + _NEAR_BEST
+    far = s.f > best + _CLOSE_TO_BEST
     too_slow = far & (_PACE_SLACK * fall * (max_steps - it) < (s.f - best) * _WINDOW)
     stalled = check & ((fall < ftol) | too_slow)
     checkpoint = jnp.where(c.fresh | check, s.f, c.checkpoint)
