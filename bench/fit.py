@@ -11,7 +11,7 @@ writes bench/results/fit.json.
 
     python bench/fit.py [--problems Boehm_JProteomeRes2014,...] [--starts 100]
                         [--memory-starts 1000] [--peer-starts 10] [--no-peers] [--out PATH]
-                        [--note TEXT]
+                        [--note TEXT] [--all-cores]
 """
 
 import argparse
@@ -26,9 +26,13 @@ import sys
 import time
 from pathlib import Path
 
-from msjax._devices import use_all_cores
+from msjax._devices import use_all_cores, use_one_worker_thread
 
-use_all_cores()  # as the command line does (pyPESTO below runs on one core)
+# As `msjax fit` does (pyPESTO below runs on one core); --all-cores: as the ensembles do.
+if "--all-cores" in sys.argv:
+    use_all_cores()
+else:
+    use_one_worker_thread()
 
 import jax  # noqa: E402
 
@@ -331,6 +335,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--peer-starts", type=int, default=10, help="pyPESTO fit starts")
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument(
+        "--all-cores",
+        action="store_true",
+        help="XLA's CPU runtime with a device and a worker thread per core (default: one)",
+    )
     parser.add_argument("--out", default=str(RESULTS / "fit.json"))
     parser.add_argument("--note", default="", help="e.g. 'under load' (stored in the JSON)")
     args = parser.parse_args(argv)
@@ -344,6 +353,7 @@ def main(argv=None) -> int:
         "cpus": os.cpu_count(),
         "devices": jax.device_count(),
         "jax": jax.__version__,
+        "runtime": "a device and a worker thread per core" if args.all_cores else "one thread",
         "note": "timings in seconds; compile = first call minus a warm call; fit wall time "
         "without the fit's compilation (fit_compile_s). " + args.note,
     }

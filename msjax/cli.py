@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._devices import use_all_cores
+from ._devices import use_all_cores, use_one_worker_thread
 from .cli_ensemble import add_ensemble_command
 from .cli_fit import add_fit_commands
 from .cli_tissue import add_tissue_command
@@ -163,7 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    use_all_cores()
+    if getattr(args, "one_worker_thread", False):
+        use_one_worker_thread()  # a fit, a spectrum, profiles: one program on one device
+    else:
+        use_all_cores()  # ensembles and tissues split their batches over the cores
     _enable_x64()
     from msjax import MsjaxError
 

@@ -61,6 +61,7 @@ def add_fit_commands(subparsers) -> None:
 def _common(parser) -> None:
     parser.add_argument("problem", help="a PEtab problem yaml")
     parser.add_argument("--out", default="msjax-output", help="output folder")
+    parser.set_defaults(one_worker_thread=True)  # one program at a time (`cli.main`)
 
 
 def _at(parser) -> None:
