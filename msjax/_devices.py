@@ -22,16 +22,17 @@ def use_all_cores() -> None:
 
 
 def use_one_worker_thread() -> None:
-    """Start XLA's CPU runtime with a single worker thread, for work that runs one program at
-    a time on one device: a fit on the CPU (one lane, `msjax.inference.default_lanes`), one
-    problem's nllh and gradient. The runtime sizes its thread pool by the process's CPU
-    affinity when it starts (the way JAX's maintainers give to limit its threads,
-    jax-ml/jax#1539), so the affinity is narrowed to one core for that moment and restored
-    after; the pool's threads stay on that core. Must run before JAX's first computation, in
-    place of `use_all_cores`, and only where JAX runs on the CPU alone (no accelerator
-    plugin is installed; elsewhere it does nothing). On two cores, several threads passing a
-    loop of small operations between them cost more than they share: Boehm_JProteomeRes2014's
-    nllh + forward gradient took 16–17 ms, with one worker thread 10.5 ms (bench/fit.py)."""
+    """Start XLA's CPU runtime with a single worker thread, for many calls of one program on
+    one device: a fit on the CPU (one lane, `msjax.inference.default_lanes`), profiles.
+
+    The runtime sizes its thread pool by the process's CPU affinity when it starts (the way
+    JAX's maintainers give to limit its threads, jax-ml/jax#1539), so the affinity is
+    narrowed to one core for that moment and restored after; the pool's threads stay on that
+    core. Must run before JAX's first computation, in place of `use_all_cores`; does nothing
+    where an accelerator plugin is installed. On two cores, threads passing a solver loop's
+    small operations between them cost more than they share: Boehm_JProteomeRes2014's nllh +
+    forward gradient took 16–17 ms, with one worker thread 9.4–10.7 ms; XLA's code generation
+    shares the pool, so compiling took 15–35 % longer (bench/fit.py)."""
     if not hasattr(os, "sched_setaffinity") or _accelerator_plugins():
         return
     cores = os.sched_getaffinity(0)

@@ -164,9 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "one_worker_thread", False):
-        use_one_worker_thread()  # a fit, a spectrum, profiles: one program on one device
+        use_one_worker_thread()  # fits, profiles: many calls of one program on one device
     else:
-        use_all_cores()  # ensembles and tissues split their batches over the cores
+        use_all_cores()  # batches split over the cores; compilation uses them all
     _enable_x64()
     from msjax import MsjaxError
 

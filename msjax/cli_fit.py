@@ -41,7 +41,8 @@ def add_fit_commands(subparsers) -> None:
         default=None,
         help="fraction of the starts begun near the best end point so far (default 0.5)",
     )
-    fit.set_defaults(run=run_fit)
+    # Many calls of one program: XLA's CPU runtime with one worker thread (`cli.main`).
+    fit.set_defaults(run=run_fit, one_worker_thread=True)
 
     spectrum = subparsers.add_parser("spectrum", help="Fisher information eigen-spectrum")
     _common(spectrum)
@@ -55,13 +56,12 @@ def add_fit_commands(subparsers) -> None:
     profile.add_argument("--points", type=int, default=10, help="points to each side")
     profile.add_argument("--width", type=float, default=2.0, help="half-width (its scale)")
     profile.add_argument("--steps", type=int, default=30, help="L-BFGS steps per point")
-    profile.set_defaults(run=run_profile)
+    profile.set_defaults(run=run_profile, one_worker_thread=True)
 
 
 def _common(parser) -> None:
     parser.add_argument("problem", help="a PEtab problem yaml")
     parser.add_argument("--out", default="msjax-output", help="output folder")
-    parser.set_defaults(one_worker_thread=True)  # one program at a time (`cli.main`)
 
 
 def _at(parser) -> None:
