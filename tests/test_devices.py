@@ -19,7 +19,12 @@ before = sorted(os.sched_getaffinity(0))
 {setup}()
 import jax, jax.numpy as jnp
 jnp.ones(3).sum().block_until_ready()
-threads = [sorted(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")]
+threads = []
+for t in os.listdir("/proc/self/task"):
+    try:
+        threads.append(sorted(os.sched_getaffinity(int(t))))
+    except ProcessLookupError:  # a thread that ended meanwhile
+        pass
 print(json.dumps(dict(before=before, after=sorted(os.sched_getaffinity(0)),
                       devices=jax.local_device_count(), threads=threads)))
 """
