@@ -1,4 +1,5 @@
-"""Local devices: one XLA CPU device per core, and how many devices a batch splits over."""
+"""Local devices and XLA's CPU runtime: one device per core or one worker thread, and how many
+devices a batch splits over."""
 
 import importlib.metadata
 import importlib.util
