@@ -17,6 +17,7 @@ from .deterministic import FastSpeciesSuggestion as FastSpeciesSuggestion
 from .deterministic import ReductionReport as ReductionReport
 from .deterministic import Rodas4 as Rodas4
 from .deterministic import SteadyState as SteadyState
+from .deterministic import StepAdjoint as StepAdjoint
 from .deterministic import TimescaleProfile as TimescaleProfile
 from .deterministic import Timescales as Timescales
 from .deterministic import qssa as qssa

@@ -1,5 +1,6 @@
 """Deterministic simulation: `ODE`, steady states, timescales."""
 
+from ._adjoint import StepAdjoint as StepAdjoint
 from ._ode import ODE as ODE
 from ._qssa import ReductionReport as ReductionReport
 from ._qssa import qssa as qssa

@@ -13,8 +13,8 @@ from .._solution import RESULTS
 from .._types import Array, Float
 from ..model._conservation import independent_columns
 from ._newton import newton_root
-from ._ode import _vector_field
 from ._rosenbrock import Rodas4
+from ._terms import vector_field
 
 
 class SteadyState(eqx.Module):
@@ -87,7 +87,7 @@ def integrate_to_steady_state(
     """Integrate from ``y0`` [S] until ``|dx/dt|`` is negligible (diffrax's steady-state event)
     or ``t_max``. Returns ``(x [S], reached)``; ``x`` is ``y0`` when the solve failed."""
     solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(_vector_field),
+        diffrax.ODETerm(vector_field),
         Rodas4() if solver is None else solver,
         t0=0.0,
         t1=t_max,

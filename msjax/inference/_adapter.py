@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 
 from .._solution import RESULTS
+from ..deterministic import StepAdjoint
 from ..deterministic._steady import (
     _acceptable,
     _constraints,
@@ -122,9 +123,18 @@ def _integrate(model, method, theta, y0, adjoint=None):
         rtol=jnp.minimum(method.rtol, 1e-8),
         atol=jnp.minimum(method.atol, 1e-10),
         max_steps=method.max_steps,
-        adjoint=diffrax.ForwardMode() if adjoint is None else adjoint,
+        adjoint=_diffrax_adjoint(adjoint),
     )
     return jnp.where(ok, x, y0), ok
+
+
+def _diffrax_adjoint(adjoint):
+    """The diffrax adjoint of an integration to steady state: forward mode when it is not
+    differentiated (None), diffrax's checkpointed reverse mode in place of `StepAdjoint`
+    (whose stored steps need save times)."""
+    if adjoint is None:
+        return diffrax.ForwardMode()
+    return diffrax.RecursiveCheckpointAdjoint() if isinstance(adjoint, StepAdjoint) else adjoint
 
 
 def solve(model, method, ts, theta, y0):

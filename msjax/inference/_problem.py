@@ -18,7 +18,7 @@ import numpy as np
 
 from .._jit import ode_jit
 from .._types import Array, Float
-from ..deterministic import ODE
+from ..deterministic import ODE, StepAdjoint
 from ..model._parse import formula_names
 from . import _adapter
 from ._errors import InferenceError
@@ -484,7 +484,7 @@ class Problem(eqx.Module):
         if method is None:
             equations = len(experiments) * len(model.species_names) * len(self.simulated_parameters)
             forward = equations <= _FORWARD_MAX
-            adjoint = diffrax.ForwardMode() if forward else diffrax.RecursiveCheckpointAdjoint()
+            adjoint = diffrax.ForwardMode() if forward else StepAdjoint()
             method = ODE(rtol=1e-8, atol=1e-10, adjoint=adjoint)
         self.method = method
         self.constants = jnp.asarray(constants, dtype=float).reshape(-1)
@@ -745,7 +745,7 @@ class Problem(eqx.Module):
             mode = "forward" if isinstance(self.method.adjoint, diffrax.ForwardMode) else "reverse"
         problem = self
         if mode == "reverse" and isinstance(self.method.adjoint, diffrax.ForwardMode):
-            problem = self.with_adjoint(diffrax.RecursiveCheckpointAdjoint())
+            problem = self.with_adjoint(StepAdjoint())
         if mode == "forward" and not isinstance(self.method.adjoint, diffrax.ForwardMode):
             problem = self.with_adjoint(diffrax.ForwardMode())
         return _value_and_grad(problem, theta, mode == "forward")

@@ -111,7 +111,9 @@ def test_vmap_over_initial_states():
     np.testing.assert_allclose(sol.ys[:, -1].sum(axis=1), [1.0, 1.0], rtol=1e-10)
 
 
-@pytest.mark.parametrize("adjoint", [diffrax.RecursiveCheckpointAdjoint(), diffrax.ForwardMode()])
+@pytest.mark.parametrize(
+    "adjoint", [diffrax.RecursiveCheckpointAdjoint(), msjax.StepAdjoint(), diffrax.ForwardMode()]
+)
 def test_gradient_matches_finite_differences(adjoint):
     model = msjax.models.michaelis_menten()
     ts = jnp.linspace(0.0, 5.0, 6)
@@ -147,6 +149,21 @@ def test_vmap_of_grad_equals_grad_of_each():
         )
 
     batch = jnp.array([[2.0, 1.0], [1.0, 3.0]])
+    vmapped = jax.vmap(jax.grad(loss))(batch)
+    for i in range(2):
+        np.testing.assert_allclose(vmapped[i], jax.grad(loss)(batch[i]), rtol=1e-12)
+
+
+def test_step_adjoint_under_vmap_equals_each():
+    """Solves of different lengths in one batch: each walks back only its own steps."""
+    model = msjax.models.michaelis_menten()
+    ts = jnp.linspace(0.0, 5.0, 6)
+    method = msjax.ODE(rtol=1e-10, atol=1e-12, adjoint=msjax.StepAdjoint())
+
+    def loss(theta):
+        return jnp.sum(msjax.simulate(model, method, ts, theta, throw=False).ys[:, 1:] ** 2)
+
+    batch = jnp.array([[1.0, 0.5, 0.3], [30.0, 0.1, 3.0]])
     vmapped = jax.vmap(jax.grad(loss))(batch)
     for i in range(2):
         np.testing.assert_allclose(vmapped[i], jax.grad(loss)(batch[i]), rtol=1e-12)
@@ -257,6 +274,7 @@ def test_rodas4_gradients_through_the_lu_branch():
     theta = model.parameter_values
     direction = jnp.zeros_like(theta).at[::7].set(1.0)
     reverse = jax.grad(loss)(theta, diffrax.RecursiveCheckpointAdjoint()) @ direction
+    stored_steps = jax.grad(loss)(theta, msjax.StepAdjoint()) @ direction
     _, forward = jax.jvp(lambda t: loss(t, diffrax.ForwardMode()), (theta,), (direction,))
     h = 1e-6
     central = (
@@ -264,4 +282,33 @@ def test_rodas4_gradients_through_the_lu_branch():
         - loss(theta - h * direction, diffrax.ForwardMode())
     ) / (2 * h)
     np.testing.assert_allclose(reverse, forward, rtol=1e-8)
+    np.testing.assert_allclose(stored_steps, forward, rtol=1e-8)
     np.testing.assert_allclose(forward, central, rtol=1e-6)
+
+
+@pytest.mark.parametrize("adjoint", [msjax.StepAdjoint(), diffrax.RecursiveCheckpointAdjoint()])
+def test_reverse_mode_through_a_switch_at_a_parameter_time(adjoint):
+    """A dose switched on at ``ton`` (a parameter): the steps end at the switch and move
+    with it, so reverse mode gives d/d ton as well as the rate constants', as central
+    differences do."""
+    model = msjax.load_antimony(
+        """
+        X' = piecewise(k_in, time >= ton, 0) - k_out * X
+        X = 0; k_in = 2; k_out = 0.7; ton = 1.3
+        """
+    )
+    ts = jnp.array([0.0, 1.0, 2.5, 4.0])
+
+    def loss(theta, method):
+        ys = msjax.simulate(model, method, ts, theta).ys[:, 0]
+        return jnp.sum(ys * jnp.array([1.0, 2.0, -1.0, 3.0]))
+
+    theta = model.parameter_values
+    grad = jax.grad(loss)(theta, msjax.ODE(rtol=1e-10, atol=1e-12, adjoint=adjoint))
+    tight = msjax.ODE(rtol=1e-12, atol=1e-14)
+    h = 1e-5
+    central = [
+        (loss(theta.at[i].add(h), tight) - loss(theta.at[i].add(-h), tight)) / (2 * h)
+        for i in range(theta.shape[0])
+    ]
+    np.testing.assert_allclose(grad, central, rtol=1e-6)
