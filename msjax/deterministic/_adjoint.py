@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from .._solution import RESULTS
-from ._terms import step_size_controller, vector_field
+from ._terms import solve_from_first_time, vector_field
 
 
 class StepAdjoint(eqx.Module):
@@ -36,23 +36,8 @@ def solve_with_step_adjoint(method, model, ts, theta, y0):
 
 def _forward(theta, y0, method, model, ts, keep_steps):
     saves = [diffrax.SubSaveAt(ts=ts)] + ([diffrax.SubSaveAt(steps=True)] if keep_steps else [])
-    solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(vector_field),
-        method.solver,
-        t0=ts[0],
-        t1=ts[-1],
-        dt0=method.dt0,
-        y0=y0,
-        args=(model, theta),
-        saveat=diffrax.SaveAt(subs=saves),
-        stepsize_controller=step_size_controller(method, model, theta),
-        max_steps=method.max_steps,
-        adjoint=diffrax.RecursiveCheckpointAdjoint(),
-        throw=False,
-    )
-    stats = {
-        k: solution.stats[k] for k in ("num_steps", "num_accepted_steps", "num_rejected_steps")
-    }
+    saveat, adjoint = diffrax.SaveAt(subs=saves), diffrax.RecursiveCheckpointAdjoint()
+    solution, stats = solve_from_first_time(method, model, ts, theta, y0, saveat, adjoint)
     steps = (solution.ts[1], solution.ys[1], stats) if keep_steps else None
     return (solution.ts[0], solution.ys[0], RESULTS.promote(solution.result), stats), steps
 

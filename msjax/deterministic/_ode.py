@@ -12,7 +12,7 @@ from .._method import AbstractMethod
 from .._solution import RESULTS, Solution
 from ._adjoint import StepAdjoint, solve_with_step_adjoint
 from ._rosenbrock import Rodas4
-from ._terms import step_size_controller, vector_field
+from ._terms import solve_from_first_time, step_size_controller, vector_field
 
 
 class ODE(AbstractMethod):
@@ -58,27 +58,11 @@ class ODE(AbstractMethod):
         del key, n
         if getattr(model, "events", ()):
             return _solve_with_events(self, model, ts, params, y0)
-        controller = step_size_controller(self, model, params)
         if isinstance(self.adjoint, StepAdjoint):
             saved_ts, ys, result, stats = solve_with_step_adjoint(self, model, ts, params, y0)
             return _solution(saved_ts, ys, result, stats, model)
-        solution = diffrax.diffeqsolve(
-            diffrax.ODETerm(vector_field),
-            self.solver,
-            t0=ts[0],
-            t1=ts[-1],
-            dt0=self.dt0,
-            y0=y0,
-            args=(model, params),
-            saveat=diffrax.SaveAt(ts=ts),
-            stepsize_controller=controller,
-            max_steps=self.max_steps,
-            adjoint=self.adjoint,
-            throw=False,
-        )
-        stats = {
-            k: solution.stats[k] for k in ("num_steps", "num_accepted_steps", "num_rejected_steps")
-        }
+        saveat = diffrax.SaveAt(ts=ts)
+        solution, stats = solve_from_first_time(self, model, ts, params, y0, saveat, self.adjoint)
         return _solution(solution.ts, solution.ys, RESULTS.promote(solution.result), stats, model)
 
 

@@ -1,4 +1,5 @@
-"""The vector field and step-size controller of an `ODE` solve, shared by its adjoints."""
+"""The vector field, step-size controller and diffrax call of an `ODE` solve, shared by its
+adjoints."""
 
 import diffrax
 import equinox as eqx
@@ -25,3 +26,26 @@ def step_size_controller(method, model, theta):
     if not getattr(model, "switches", ()):
         return pid
     return diffrax.ClipStepSizeController(pid, jump_ts=model.switch_times(theta))
+
+
+_STATS = ("num_steps", "num_accepted_steps", "num_rejected_steps")
+
+
+def solve_from_first_time(method, model, ts, theta, y0, saveat, adjoint):
+    """diffrax's solve of ``model`` by ``method`` from ``y0`` [S] at ``ts[0]`` to ``ts[-1]``
+    (no exception on failure: read the result). Returns ``(solution, stats)``."""
+    solution = diffrax.diffeqsolve(
+        diffrax.ODETerm(vector_field),
+        method.solver,
+        t0=ts[0],
+        t1=ts[-1],
+        dt0=method.dt0,
+        y0=y0,
+        args=(model, theta),
+        saveat=saveat,
+        stepsize_controller=step_size_controller(method, model, theta),
+        max_steps=method.max_steps,
+        adjoint=adjoint,
+        throw=False,
+    )
+    return solution, {k: solution.stats[k] for k in _STATS}
