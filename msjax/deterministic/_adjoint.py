@@ -19,7 +19,9 @@ class StepAdjoint(eqx.Module):
     times inside it, with the step's times held fixed: the derivative of the discretised
     solution with the step sizes as constants (as a discrete adjoint; the steps' own
     dependence on the parameters through the error control is left out, as in AMICI's
-    and CVODES' sensitivities).
+    and CVODES' sensitivities). A step that ends at a switch of the model's formulas
+    (`RuleModel.switch_times`) moves with it, so a switch at a parameter time (a dose at
+    ``ton``) has its derivative.
 
     The compiled program holds one solver step and its derivative, instead of diffrax's
     checkpointed loop (the step, its recomputation and its derivative, inside nested
@@ -106,7 +108,11 @@ def _solve_bwd(steps, cotangents, perturbed, primal, method, model, ts):
         return d_y, jax.tree_util.tree_map(jnp.add, a_theta, d_theta), a_switches
 
     n = stats["num_accepted_steps"]
-    zeros = (jnp.zeros_like(y0), jax.tree_util.tree_map(jnp.zeros_like, theta), 0 * switches)
+    zeros = (
+        jnp.zeros_like(y0),
+        jax.tree_util.tree_map(jnp.zeros_like, theta),
+        jnp.zeros_like(switches),  # not 0 * switches: a switch that never comes is +inf
+    )
     a_y, a_theta, a_switches = jax.lax.fori_loop(0, n, body, zeros)
     if has_switches:
         _, switch_vjp = jax.vjp(model.switch_times, theta)

@@ -312,3 +312,25 @@ def test_reverse_mode_through_a_switch_at_a_parameter_time(adjoint):
         for i in range(theta.shape[0])
     ]
     np.testing.assert_allclose(grad, central, rtol=1e-6)
+
+
+def test_step_adjoint_with_a_switch_that_never_comes():
+    """A relation whose time coefficient is a parameter set to 0 never switches (its switch
+    time is +inf): the gradient stays finite and equals forward mode's."""
+    model = msjax.load_antimony(
+        """
+        X' = piecewise(k_in, rate * time >= 1, 0) - k_out * X + 1
+        X = 0; k_in = 2; k_out = 0.7; rate = 0
+        """
+    )
+    assert not np.isfinite(np.asarray(model.switch_times(model.parameter_values))).any()
+    ts = jnp.array([0.0, 1.0, 2.5])
+
+    def loss(theta, adjoint):
+        method = msjax.ODE(rtol=1e-10, atol=1e-12, adjoint=adjoint)
+        return jnp.sum(msjax.simulate(model, method, ts, theta).ys[:, 0] ** 2)
+
+    theta = model.parameter_values
+    reverse = jax.grad(loss)(theta, msjax.StepAdjoint())
+    forward = jax.jacfwd(loss)(theta, diffrax.ForwardMode())
+    np.testing.assert_allclose(reverse, forward, rtol=1e-8, atol=1e-12)
