@@ -87,18 +87,19 @@ def _solve_bwd(steps, cotangents, perturbed, primal, method, model, ts):
     def body(k, carry):
         a_y, a_theta, a_switches = carry
         i = n - 1 - k
-        stop, stop_before = stopped_at[i], jnp.where(i > 0, stopped_at[i - 1], -1)
         previous = jnp.maximum(i - 1, 0)
-        t_a = jnp.where(i > 0, next_starts[previous], ts[0])
+        stop, stop_before = stopped_at[i], jnp.where(i > 0, stopped_at[previous], -1)
         y_a = jnp.where(i > 0, step_ys[previous], y0)
         t_next = next_starts[i]
         t_b = jnp.where(stop >= 0, eqxi.prevbefore(switches[stop]), t_next)
+        # After a switch the saved start equals nextafter(switch); written as a function of
+        # the switch, so that its derivative reaches it.
+        t_a = jnp.where(i > 0, next_starts[previous], ts[0])
         t_a = jnp.where(stop_before >= 0, eqxi.nextafter(switches[stop_before]), t_a)
         # diffrax saves the points up to where the next step begins with this step's
         # dense output (a point at a switch lies between this step's end and the next start).
         saved_here = (ts > t_a) & (ts <= t_next)
-        bounds = jax.lax.stop_gradient((t_a, t_next))
-        _, vjp = jax.vjp(lambda *z: local(*z, bounds[1]), y_a, theta, t_a, t_b)
+        _, vjp = jax.vjp(lambda *z: local(*z, t_next), y_a, theta, t_a, t_b)
         d_y, d_theta, d_start, d_end = vjp((a_y, jnp.where(saved_here[:, None], ct_ys, 0.0)))
         # A step that begins or ends at a switch moves with it.
         a_switches = a_switches.at[stop].add(jnp.where(stop >= 0, d_end, 0.0), mode="drop")
