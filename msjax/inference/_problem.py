@@ -27,12 +27,16 @@ from ._observables import Observable
 
 _SCALES = {"lin": 0, "log": 1, "log10": 2}
 # Default derivative mode: forward while it integrates at most this many sensitivity
-# equations (experiments × states × simulated parameters; bench/fit.py: forward won on
-# Boehm's 48, Crauste's 60 and Elowitz's 144, reverse on Fujita's 864, Brannmark's 1080 and
-# Schwen's 2717). Per step, a solve has a fixed cost that reverse mode pays about three times
-# (the step, its recomputation, its adjoint) and a cost that forward mode multiplies by the
-# number of parameters; experiments are solved together, so they share the fixed cost.
-_FORWARD_MAX = 400
+# equations (experiments × states × simulated parameters). Per step, a solve has a fixed cost
+# that reverse mode pays about three times (the step, its recomputation, its adjoint) and a
+# cost that forward mode multiplies by the number of parameters. With reverse mode through
+# the stored steps (`StepAdjoint`), nllh + gradient, forward against reverse, one worker
+# thread (session 26's box): PEtab test-suite cases of 4–8 equations 0.6–0.9 against
+# 1.5–2.0 ms; Boehm_JProteomeRes2014 with 3 of its 6 rates fixed (24) 9.0 against 9.5 ms;
+# Boehm (48) 8.6 against 8.0 ms; Crauste_CellSystems2017 (60) 20.4 against 16.6 ms;
+# Elowitz_Nature2000 (144) 89.3 against 74.6 ms; Fujita, Brannmark and Schwen (864 and
+# more) reverse too. Reverse mode compiles 1–2 s longer on these problems.
+_FORWARD_MAX = 32
 # Steps per solve, as AMICI's default. Reverse mode (`StepAdjoint`) keeps every step's state:
 # a buffer of this many rows per experiment, written and read once per gradient. With 10⁵
 # rows Fujita_SciSignal2010's nllh + reverse gradient took 84 ms, with 10⁴ 59 ms.
@@ -199,9 +203,9 @@ class Problem(eqx.Module):
     - ``conditions``: ``{condition id: {target: value or parameter id}}``; targets are model
       parameters or species (initial values). A condition id not listed has no overrides.
     - ``method``: an `ODE`; default Rodas4 at rtol 1e-8, atol 1e-10 with forward-mode
-      sensitivities while experiments × states × `simulated_parameters` is at most 400,
-      checkpointed reverse mode above (bench/fit.py: forward wins on Boehm, Crauste and
-      Elowitz, reverse on Fujita, Brannmark and Schwen).
+      sensitivities while experiments × states × `simulated_parameters` is at most 32,
+      reverse mode through the stored steps (`StepAdjoint`) above (bench/fit.py: reverse
+      wins on all six benchmark problems, forward on the PEtab test suite's).
     - ``initial``: optional ``f(θ_model [P]) -> y0 [S]`` (initial values that depend on
       parameters, e.g. SBML initial assignments); default the model's initial state.
 
