@@ -47,12 +47,10 @@ def _information(problem: Problem, h, sigma) -> tuple[Array, Array]:
     log-scale: ``(I_μ [M], I_σ [M])``."""
     i_mu = jnp.zeros(h.shape, dtype=h.dtype)
     i_ls = jnp.zeros(h.shape, dtype=h.dtype)
-    for o, rows in zip(problem.observables, problem.rows, strict=True):
-        if rows.shape[0] == 0:
-            continue
+    for o, rows in problem.blocks():
         a, b = o.noise_model.fisher(h[rows], sigma[rows])
-        i_mu = i_mu.at[rows].set(jnp.broadcast_to(jnp.asarray(a, dtype=h.dtype), rows.shape))
-        i_ls = i_ls.at[rows].set(jnp.broadcast_to(jnp.asarray(b, dtype=h.dtype), rows.shape))
+        i_mu = i_mu.at[rows].set(jnp.broadcast_to(jnp.asarray(a, dtype=h.dtype), h[rows].shape))
+        i_ls = i_ls.at[rows].set(jnp.broadcast_to(jnp.asarray(b, dtype=h.dtype), h[rows].shape))
     return i_mu, i_ls
 
 

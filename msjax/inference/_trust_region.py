@@ -193,8 +193,8 @@ def _best_observation_parameters(problem: Problem, theta, ys):
     factor = jnp.concatenate([_unscale(theta, codes), jnp.ones(1, dtype=y.dtype)])
     h = y * factor[problem.scale_group]
     squares = jnp.zeros(h.shape, dtype=h.dtype)
-    for o, rows in zip(problem.observables, problem.rows, strict=True):
-        if rows.shape[0] and isinstance(o.noise_model, Normal):
+    for o, rows in problem.blocks():
+        if isinstance(o.noise_model, Normal):
             r = o.noise_model.residual(problem.data[rows], h[rows], 1.0)
             squares = squares.at[rows].set(r**2)
     total = _group_sums(problem.noise_group, squares, e)

@@ -472,6 +472,41 @@ def test_bad_input_errors_name_the_item():
         Problem(model, [Observable("x", "Y")], [Measurement("x", 1.0, 1.0)], [])
 
 
+def test_rows_are_grouped_by_observable_and_errors_name_the_row_given():
+    """Interleaved measurements of two observables: the problem keeps them grouped by
+    observable (`given_rows` maps back), its predictions follow that order, and its nllh is
+    that of the same rows given grouped; an error names the row as given."""
+    model = msjax.Model(
+        species={"X": 1.0},
+        reactions=[msjax.Reaction("-> X", msjax.MassAction("a"))],
+        parameters={"a": 1.0},
+    )
+    observables = [Observable("x", "X", noise="0.5"), Observable("twice", "2 * X", noise="0.5")]
+    given = [
+        Measurement(name, float(t), float(t) + k, "c")
+        for k, t in enumerate(TIMES[:4])
+        for name in ("twice", "x")
+    ]
+    parameters = [Parameter("a", "lin", -10.0, 10.0, 1.5), Parameter("b", "lin", 0.0, 10.0, 2.0)]
+    problem = Problem(model, observables, given, parameters, conditions={"c": {"X": "b"}})
+    assert [m.observable for m in problem.measurements] == ["x"] * 4 + ["twice"] * 4
+    assert problem.given_rows == (1, 3, 5, 7, 0, 2, 4, 6)
+    assert all(problem.measurements[i] == given[j] for i, j in enumerate(problem.given_rows))
+    h, _, ok = problem.predict(problem.nominal_parameters())
+    t = np.asarray([m.time for m in problem.measurements])
+    factor = np.where(np.arange(8) < 4, 1.0, 2.0)
+    np.testing.assert_allclose(h, factor * (2.0 + 1.5 * t), rtol=1e-7)
+    grouped = Problem(
+        model, observables, list(problem.measurements), parameters, conditions={"c": {"X": "b"}}
+    )
+    assert grouped.given_rows == tuple(range(8))
+    theta = jnp.asarray([0.7, 3.0])
+    assert float(problem.nllh(theta)) == pytest.approx(float(grouped.nllh(theta)), rel=1e-12)
+    bad = [*given[:3], given[3]._replace(value=float("nan")), *given[4:]]
+    with pytest.raises(InferenceError, match=r"measurement 4 \(x\) has non-finite value nan"):
+        Problem(model, observables, bad, parameters, conditions={"c": {"X": "b"}})
+
+
 @pytest.mark.slow  # run by .ci/run's inference step
 def test_fit_pool_refills_lanes_and_flags_a_start_whose_solve_fails():
     """Birth–death data without noise, x(t) = k/γ (1 − e^{−γt}) at k = 10, γ = 1: three starts
