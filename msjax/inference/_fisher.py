@@ -45,13 +45,10 @@ def observable_jacobian(problem: Problem, theta):
 def _information(problem: Problem, h, sigma) -> tuple[Array, Array]:
     """Each noise model's expected information per measurement about its mean and about its
     log-scale: ``(I_μ [M], I_σ [M])``."""
-    i_mu = jnp.zeros(h.shape, dtype=h.dtype)
-    i_ls = jnp.zeros(h.shape, dtype=h.dtype)
-    for o, rows in problem.blocks():
-        a, b = o.noise_model.fisher(h[rows], sigma[rows])
-        i_mu = i_mu.at[rows].set(jnp.broadcast_to(jnp.asarray(a, dtype=h.dtype), h[rows].shape))
-        i_ls = i_ls.at[rows].set(jnp.broadcast_to(jnp.asarray(b, dtype=h.dtype), h[rows].shape))
-    return i_mu, i_ls
+    return tuple(
+        problem.rowwise(lambda o, rows, k=k: o.noise_model.fisher(h[rows], sigma[rows])[k], h.dtype)
+        for k in (0, 1)
+    )
 
 
 def fisher_from_jacobians(

@@ -548,6 +548,19 @@ class Problem(eqx.Module):
             if b > a
         ]
 
+    def rowwise(self, values_of, dtype) -> Float[Array, " rows"]:
+        """``[M]``: ``values_of(observable, rows)`` (one value, or one per row) for each
+        observable's block of rows (`blocks`), joined in row order."""
+        return _joined(
+            [
+                jnp.broadcast_to(
+                    jnp.asarray(values_of(o, rows), dtype=dtype), (rows.stop - rows.start,)
+                )
+                for o, rows in self.blocks()
+            ],
+            dtype,
+        )
+
     def with_measurements(self, measurements: Sequence[Measurement]) -> "Problem":
         """The same model, observables, parameters and conditions with other measurements."""
         parameters, conditions = self.spec
@@ -670,8 +683,7 @@ class Problem(eqx.Module):
         """Observables ``h`` [M] and noise levels ``σ`` [M] at every measurement, from
         trajectories ``ys`` [X, T(+1), S] (`simulate`) and ``θ`` [E]."""
         pool, theta_x = self._pool(theta)
-        h = jnp.zeros(self.data.shape, dtype=ys.dtype)
-        sigma = jnp.ones(self.data.shape, dtype=ys.dtype)
+        observed = []
         for o, rows in self.blocks():
             x = self.row_experiment[rows]
             y = ys[x, self.row_time_index[rows]]
@@ -688,9 +700,8 @@ class Problem(eqx.Module):
                 value, s = o.evaluate(env, po[:k_o], pn[:k_n])
                 return jnp.asarray(value, dtype=y.dtype), jnp.asarray(s, dtype=y.dtype)
 
-            ho, so = jax.vmap(one)(self.row_time[rows], y, th, po, pn)
-            h = h.at[rows].set(ho)
-            sigma = sigma.at[rows].set(so)
+            observed.append(jax.vmap(one)(self.row_time[rows], y, th, po, pn))
+        h, sigma = (_joined([block[k] for block in observed], ys.dtype) for k in (0, 1))
         return h, sigma
 
     def predict(self, theta) -> tuple[Float[Array, " rows"], Float[Array, " rows"], Array]:
@@ -702,11 +713,9 @@ class Problem(eqx.Module):
     def log_likelihood_of(self, h, sigma) -> Float[Array, " rows"]:
         """``log p(y_i | h_i, σ_i)`` [M] of the data given predictions ``h`` [M] and noise
         levels ``σ`` [M] (each observable's noise model)."""
-        terms = jnp.zeros(self.data.shape, dtype=h.dtype)
-        for o, rows in self.blocks():
-            lp = o.noise_model.log_prob(self.data[rows], h[rows], sigma[rows])
-            terms = terms.at[rows].set(jnp.asarray(lp, dtype=h.dtype))
-        return terms
+        return self.rowwise(
+            lambda o, rows: o.noise_model.log_prob(self.data[rows], h[rows], sigma[rows]), h.dtype
+        )
 
     def chi2(self, theta) -> Float[Array, ""]:
         """``Σ_i r_i²`` of the standardised residuals (PEtab's chi2:
@@ -826,6 +835,11 @@ def _batched(fn, args, one_by_one: bool):
     return jax.vmap(fn)(args)
 
 
+def _joined(blocks, dtype) -> Array:
+    """The values of every block of rows [M], in row order (`Problem.blocks`)."""
+    return jnp.concatenate(blocks) if blocks else jnp.zeros(0, dtype=dtype)
+
+
 def _guard(ok, value):
     return jnp.where(ok & jnp.isfinite(value), value, jnp.inf)
 
@@ -847,21 +861,22 @@ def _predict(problem: Problem, theta):
 
 def _residuals_impl(problem: Problem, theta):
     h, sigma, ok = problem.predict(theta)
-    parts = []
-    data_r = jnp.zeros(problem.data.shape, dtype=h.dtype)
-    sigma_r = jnp.zeros(problem.data.shape, dtype=h.dtype)
-    for o, rows in problem.blocks():
+    for o, _ in problem.blocks():
         if not o.noise_model.gaussian:
             raise InferenceError(
                 f"least squares needs Gaussian noise; observable {o.id!r} has "
                 f"{type(o.noise_model).__name__}"
             )
-        r = o.noise_model.residual(problem.data[rows], h[rows], sigma[rows])
-        data_r = data_r.at[rows].set(r)
+
+    def standardised(o, rows):
+        return o.noise_model.residual(problem.data[rows], h[rows], sigma[rows])
+
+    def of_sigma(o, rows):
         # -log p = ½ r² + ½ log(2π σ²) + log-Jacobian: positive offset keeps the sqrt real.
-        jac = -o.noise_model.log_prob(problem.data[rows], h[rows], sigma[rows]) - 0.5 * r**2
-        sigma_r = sigma_r.at[rows].set(jnp.sqrt(2.0 * jac + _SIGMA_OFFSET))
-    parts = [data_r, sigma_r]
+        log_p = o.noise_model.log_prob(problem.data[rows], h[rows], sigma[rows])
+        return jnp.sqrt(2.0 * (-log_p - 0.5 * standardised(o, rows) ** 2) + _SIGMA_OFFSET)
+
+    parts = [problem.rowwise(standardised, h.dtype), problem.rowwise(of_sigma, h.dtype)]
     for k, kind, (a, b), _ in problem.priors:
         if kind in ("parameterScaleNormal",):
             parts.append(jnp.reshape((theta[k] - a) / b, (1,)))

@@ -192,11 +192,13 @@ def _best_observation_parameters(problem: Problem, theta, ys):
     theta = jnp.where(scaling & (denominator > 0), s_best, theta)
     factor = jnp.concatenate([_unscale(theta, codes), jnp.ones(1, dtype=y.dtype)])
     h = y * factor[problem.scale_group]
-    squares = jnp.zeros(h.shape, dtype=h.dtype)
-    for o, rows in problem.blocks():
-        if isinstance(o.noise_model, Normal):
-            r = o.noise_model.residual(problem.data[rows], h[rows], 1.0)
-            squares = squares.at[rows].set(r**2)
+
+    def squared_residuals(o, rows):
+        if not isinstance(o.noise_model, Normal):
+            return 0.0
+        return o.noise_model.residual(problem.data[rows], h[rows], 1.0) ** 2
+
+    squares = problem.rowwise(squared_residuals, h.dtype)
     total = _group_sums(problem.noise_group, squares, e)
     count = _group_sums(problem.noise_group, jnp.ones_like(squares), e)
     sigma_best = jnp.clip(
