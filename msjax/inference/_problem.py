@@ -693,9 +693,7 @@ class Problem(eqx.Module):
             k_o, k_n = o.placeholders("observable"), o.placeholders("noise")
 
             def one(t, y, th, po, pn, o=o, k_o=k_o, k_n=k_n):
-                extra = dict(
-                    zip(self.all_parameter_ids, pool[: len(self.all_parameter_ids)], strict=True)
-                )
+                extra = _ParameterValues(self.all_parameter_ids, pool)
                 env = _adapter.observation_env(self.model, t, y, th, extra)
                 value, s = o.evaluate(env, po[:k_o], pn[:k_n])
                 return jnp.asarray(value, dtype=y.dtype), jnp.asarray(s, dtype=y.dtype)
@@ -833,6 +831,20 @@ def _batched(fn, args, one_by_one: bool):
     if one_by_one or jax.tree.leaves(args)[0].shape[0] == 1:
         return jax.lax.map(fn, args)
     return jax.vmap(fn)(args)
+
+
+class _ParameterValues:
+    """Problem parameters by id, read from the pool when a formula asks (not every one
+    sliced out for every observable, in every transformation of the objective)."""
+
+    def __init__(self, ids, pool):
+        self.index, self.pool = {name: k for k, name in enumerate(ids)}, pool
+
+    def __contains__(self, name) -> bool:
+        return name in self.index
+
+    def __getitem__(self, name):
+        return self.pool[self.index[name]]
 
 
 def _joined(blocks, dtype) -> Array:
