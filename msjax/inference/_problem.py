@@ -539,9 +539,9 @@ class Problem(eqx.Module):
 
     def blocks(self) -> list[tuple[Observable, slice]]:
         """``(observable, rows)`` for each observable with measurements; its rows are one
-        block. Sliced, not gathered by index arrays: Schwen_PONE2014's fit program, whose
-        observation parameters are optimised at every trial point, compiled in 9.4 s instead
-        of 11.7 s (one core, back to back)."""
+        block. Sliced, not gathered by index arrays: with `_ParameterValues`, Schwen_PONE2014's
+        fit program, whose observation parameters are optimised at every trial point, compiled
+        in 8.9 s instead of 11.8 s (one core, back to back; docs/inference.md)."""
         return [
             (o, slice(a, b))
             for o, (a, b) in zip(self.observables, self.row_blocks, strict=True)
@@ -683,6 +683,7 @@ class Problem(eqx.Module):
         """Observables ``h`` [M] and noise levels ``σ`` [M] at every measurement, from
         trajectories ``ys`` [X, T(+1), S] (`simulate`) and ``θ`` [E]."""
         pool, theta_x = self._pool(theta)
+        parameters = _ParameterValues(self.all_parameter_ids, pool)
         observed = []
         for o, rows in self.blocks():
             x = self.row_experiment[rows]
@@ -693,8 +694,7 @@ class Problem(eqx.Module):
             k_o, k_n = o.placeholders("observable"), o.placeholders("noise")
 
             def one(t, y, th, po, pn, o=o, k_o=k_o, k_n=k_n):
-                extra = _ParameterValues(self.all_parameter_ids, pool)
-                env = _adapter.observation_env(self.model, t, y, th, extra)
+                env = _adapter.observation_env(self.model, t, y, th, parameters)
                 value, s = o.evaluate(env, po[:k_o], pn[:k_n])
                 return jnp.asarray(value, dtype=y.dtype), jnp.asarray(s, dtype=y.dtype)
 
